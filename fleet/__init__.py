@@ -1,0 +1,3 @@
+"""fleet: a central, asynchronous GitOps controller for fleets of Kubernetes clusters."""
+
+__version__ = "0.1.0"

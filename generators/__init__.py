@@ -1,0 +1,1 @@
+"""ApplicationSet expansion: generators, templates, Applications. Pure: no network, no Kubernetes."""
