@@ -1,0 +1,83 @@
+"""The `fleet` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from fleet import __version__
+from fleet.logging import configure_logging
+from fleet.render import (
+    InputError,
+    format_applications,
+    parse_repo_mappings,
+    render_applications,
+)
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleet", description="Multi-cluster GitOps controller")
+    parser.add_argument("--version", action="version", version=f"fleet {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    appset = commands.add_parser("appset", help="work with ApplicationSets")
+    appset_commands = appset.add_subparsers(dest="appset_command", required=True)
+    render = appset_commands.add_parser(
+        "render", help="print the Applications an ApplicationSet generates, offline"
+    )
+    render.add_argument("appset", metavar="APPSET.yaml")
+    render.add_argument(
+        "--clusters", metavar="CLUSTERS.yaml", help="registered clusters: [{name, server, labels}]"
+    )
+    render.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="URL=DIR",
+        help="read repoURL from a local folder or git work tree (repeatable)",
+    )
+    render.add_argument(
+        "--no-in-cluster",
+        action="store_true",
+        help="the hub is not a target (Argo CD's cluster.inClusterEnabled: false)",
+    )
+    render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
+    render.set_defaults(handler=_appset_render)
+    return parser
+
+
+def _appset_render(args: argparse.Namespace) -> int:
+    log = structlog.get_logger("fleet.render")
+    applications, warnings = render_applications(
+        args.appset,
+        clusters_path=args.clusters,
+        repos=parse_repo_mappings(args.repo),
+        in_cluster=not args.no_in_cluster,
+    )
+    text = format_applications(applications, args.output)
+    for warning in warnings:
+        log.warning("appset.warning", message=warning)
+    sys.stdout.write(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        code: int = args.handler(args)
+    except InputError as error:
+        print(f"fleet: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Argo CD's default template mode: literal `{{key}}` substitution (valyala/fasttemplate).
+
+It is not Jinja and not Go: the tag between `{{` and `}}` is trimmed of spaces and looked up as a
+literal key (`{{ path[1] }}` is the parameter named `path[1]`); a missing key, or a value that is not a
+string, leaves the tag exactly as written. A string without `{{...}}` on one line is not parsed at
+all; an unclosed `{{` in a templated string is an error, as in Argo CD.
+"""
+
+from __future__ import annotations
+
+import re
+
+from generators.errors import TemplateError
+from generators.templating import Params, StringRender
+
+# Argo CD only templates strings matching `.*{{.*}}.*`, where `.` stops at a newline.
+_IS_TEMPLATED = re.compile(r"\{\{[^\n]*\}\}")
+
+
+class FastTemplateEngine:
+    """Stateless; compiled strings are cached by the tree compiler."""
+
+    def compile(self, source: str, field: str) -> StringRender | None:
+        if "{{" not in source or not _IS_TEMPLATED.search(source):
+            return None
+        texts, tags = _split(source, field)
+        head = texts[0]
+        items = tuple((tag, tag.strip(), text) for tag, text in zip(tags, texts[1:], strict=True))
+        if len(items) == 1 and not head and not items[0][2]:
+            tag, key, _ = items[0]
+            return _single_tag(tag, key)
+
+        def render(params: Params) -> str:
+            out = [head]
+            for tag, key, text in items:
+                value = params.get(key) if key else None
+                out.append(value if type(value) is str else "{{" + tag + "}}")
+                out.append(text)
+            return "".join(out)
+
+        return render
+
+
+def _single_tag(tag: str, key: str) -> StringRender:
+    """The commonest template, `{{name}}` alone, without building a list."""
+    as_written = "{{" + tag + "}}"
+
+    def render(params: Params) -> str:
+        value = params.get(key) if key else None
+        return value if type(value) is str else as_written
+
+    return render
+
+
+def _split(source: str, field: str) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    tags: list[str] = []
+    rest = source
+    while True:
+        start = rest.find("{{")
+        if start < 0:
+            texts.append(rest)
+            return texts, tags
+        texts.append(rest[:start])
+        rest = rest[start + 2 :]
+        end = rest.find("}}")
+        if end < 0:
+            raise TemplateError(
+                f"invalid template {source!r}: cannot find end tag '}}}}' after {rest!r}",
+                field=field,
+            )
+        tags.append(rest[:end])
+        rest = rest[end + 2 :]

@@ -1,0 +1,58 @@
+"""Shared fixtures: real Git repositories made in the test with GitPython."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import git
+import pytest
+
+MakeRepo = Callable[..., Path]
+
+
+def _commit_tree(repo: git.Repo, files: Mapping[str, str], message: str) -> str:
+    root = Path(repo.working_tree_dir or ".")
+    for relative, content in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    repo.git.add(A=True)
+    repo.index.commit(message)
+    return repo.head.commit.hexsha
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> MakeRepo:
+    """A git repository on branch `main` holding `files` (path -> content), or a copy of `source`."""
+    counter = iter(range(1_000_000))
+
+    def make(files: Mapping[str, str] | None = None, *, source: Path | None = None) -> Path:
+        root = tmp_path / f"repo{next(counter)}"
+        if source is not None:
+            shutil.copytree(source, root)
+        else:
+            root.mkdir()
+        repo = git.Repo.init(root, initial_branch="main")
+        with repo.config_writer() as config:
+            config.set_value("user", "name", "fleet tests")
+            config.set_value("user", "email", "tests@fleet.invalid")
+        _commit_tree(repo, files or {}, "initial")
+        repo.close()
+        return root
+
+    return make
+
+
+def commit(repo_path: Path, files: Mapping[str, str], message: str = "change") -> str:
+    """Commit more files on the current branch; returns the new SHA."""
+    repo = git.Repo(repo_path)
+    try:
+        return _commit_tree(repo, files, message)
+    finally:
+        repo.close()
+
+
+os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
