@@ -23,7 +23,9 @@ EXIT_BAD_INPUT = 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleet", description="Multi-cluster GitOps controller")
     parser.add_argument("--version", action="version", version=f"fleet {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     appset = commands.add_parser("appset", help="work with ApplicationSets")

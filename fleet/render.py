@@ -117,8 +117,15 @@ def render_applications(
 
 
 def format_applications(applications: list[dict[str, Any]], output: str) -> str:
+    """YAML: a `---` stream. JSON: a list with one Application a line (`jq`- and `grep`-friendly).
+
+    One line each rather than `indent=2` because Python's indenting encoder is pure Python: four
+    times slower on 50,000 Applications.
+    """
     if output == "json":
-        return json.dumps(applications, indent=2) + "\n"
+        if not applications:
+            return "[]\n"
+        return "[\n" + ",\n".join(json.dumps(app) for app in applications) + "\n]\n"
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump_all(
         applications, Dumper=dumper, sort_keys=False, default_flow_style=False, explicit_start=True
