@@ -53,15 +53,13 @@ class ClustersGenerator:
                 "server": IN_CLUSTER_SERVER,
                 "project": "",
             }
-            run.append_values(values, local, path)
-            params.append(local)
+            params.append(run.with_values(values, local, path))
         for cluster in clusters:
             labels = secret_labels(cluster)
             if not selector.matches(labels):
                 continue
             cluster_params = _cluster_params(cluster, labels, go_template=run.go_template)
-            run.append_values(values, cluster_params, path)
-            params.append(cluster_params)
+            params.append(run.with_values(values, cluster_params, path))
         if optional_bool(spec, "flatList", path):
             return [{"clusters": params}]
         return params

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from generators.base import Environment, Generator, ParamSet
 from generators.errors import InvalidApplicationSetError
 from generators.fields import expect_mapping, type_name
+from generators.govalue import flat_strings
 from generators.selector import LabelSelector, parse_selector
 from generators.templating import Engine, StringRender
 from generators.templating.tree import TreeRender, compile_tree
@@ -97,21 +98,21 @@ class Evaluation:
         render = self._strings[key]
         return source if render is None else render(params)
 
-    def append_values(self, values: Mapping[str, str], params: ParamSet, path: str) -> None:
+    def with_values(self, values: Mapping[str, str], params: ParamSet, path: str) -> ParamSet:
         """A generator's `values`, templated with its own parameters, added as `values.*`.
 
-        All values are rendered before any is added, so a value cannot see another value.
+        All values are rendered before any is added, so a value cannot see another value. A new
+        map is returned: a parameter map is never changed after a template has read it.
         """
+        if not values:
+            return params
         rendered = {
             key: self.render_string(value, params, f"{path}.values.{key}")
             for key, value in values.items()
         }
-        if not rendered:
-            return
         if self.go_template:
-            params["values"] = rendered
-        else:
-            params.update((f"values.{key}", value) for key, value in rendered.items())
+            return {**params, "values": rendered}
+        return {**params, **{f"values.{key}": value for key, value in rendered.items()}}
 
     def interpolate(self, node: Any, params: Mapping[str, Any], path: str) -> Any:
         """Render every string of `node` with `params` (matrix child interpolation)."""
@@ -142,7 +143,7 @@ class Evaluation:
         params = generator_for(kind).generate(entry[kind], f"{path}.{kind}", self)
         selector = self._selector(entry, path)
         if selector is not None:
-            params = [p for p in params if selector.matches(p)]
+            params = [p for p in params if selector.matches(flat_strings(p))]
         self._memo[memo_key] = params
         return params
 

@@ -66,10 +66,13 @@ def expand(appset: ApplicationSet, env: Environment) -> Expansion:
             try:
                 template = fill_empty(entry[kind].get("template") or {}, appset.template)
                 params = run.evaluate(entry, path, kind=kind)
+                # An empty parameter set renders nothing, so a template only it uses is not parsed.
+                render = (
+                    compile_tree(template, run.engine, "spec.template") if any(params) else None
+                )
             except GeneratorError as error:
                 result.errors.append(error)
                 continue
-            render = compile_tree(template, run.engine, "spec.template")
             for param_set in params:
                 try:
                     app = _application(appset, run, render, template, param_set, path)
@@ -102,21 +105,26 @@ def generate_applications(appset: ApplicationSet, env: Environment) -> list[dict
 def _application(
     appset: ApplicationSet,
     run: Evaluation,
-    render: TreeRender,
+    render: TreeRender | None,
     template: Mapping[str, Any],
     params: ParamSet,
     path: str,
 ) -> dict[str, Any]:
-    # Argo CD renders nothing when a generator yields an empty parameter set.
-    rendered = render(params) if params else copy.deepcopy(dict(template))
+    # Argo CD returns the template untouched, without its default finalizer, for an empty
+    # parameter set.
+    untouched = render is None or not params
+    rendered = copy.deepcopy(dict(template)) if untouched else render(params)  # type: ignore[misc]
     metadata = rendered.get("metadata") or {}
     app_metadata: dict[str, Any] = {
-        key: metadata[key] for key in _METADATA_FIELDS if metadata.get(key) not in (None, "", {}, [])
+        key: metadata[key]
+        for key in _METADATA_FIELDS
+        if metadata.get(key) not in (None, "", {}, [])
     }
     app_metadata.setdefault("name", "")
     if appset.namespace:
         app_metadata["namespace"] = appset.namespace
-    if not app_metadata.get("finalizers") and not appset.preserve_resources_on_deletion:
+    wants_finalizer = not untouched and not appset.preserve_resources_on_deletion
+    if wants_finalizer and not app_metadata.get("finalizers"):
         app_metadata["finalizers"] = [FINALIZERS[appset.group]]
     app: dict[str, Any] = {
         "apiVersion": f"{appset.group}/v1alpha1",

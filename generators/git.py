@@ -27,7 +27,7 @@ from generators.fields import (
     string_map,
     type_name,
 )
-from generators.govalue import go_sprint
+from generators.govalue import flatten, go_sprint
 from generators.normalize import sanitize_name
 from generators.pathmatch import check_pattern, git_pathspec_match, go_path_match
 from generators.repos import RepoReader
@@ -79,20 +79,23 @@ class GitGenerator:
         values = string_map(spec, "values", path)
         directories = optional_list(spec, "directories", path)
         if directories:
-            items = [_parse_item(d, f"{path}.directories[{i}]", go_path=True) for i, d in enumerate(directories)]
+            items = [
+                _parse_item(d, f"{path}.directories[{i}]", go_path=True)
+                for i, d in enumerate(directories)
+            ]
             params = [
                 _directory_params(p, commit, prefix, run.go_template)
                 for p in _select(reader.directories(commit), items, go_path_match)
             ]
         else:
             files = optional_list(spec, "files", path)
-            items = [_parse_item(f, f"{path}.files[{i}]", go_path=False) for i, f in enumerate(files)]
+            items = [
+                _parse_item(f, f"{path}.files[{i}]", go_path=False) for i, f in enumerate(files)
+            ]
             params = []
             for file_path in _select(reader.files(commit), items, git_pathspec_match):
                 params.extend(_file_params(reader, commit, file_path, prefix, run.go_template))
-        for param_set in params:
-            run.append_values(values, param_set, path)
-        return params
+        return [run.with_values(values, param_set, path) for param_set in params]
 
 
 def _parse_item(raw: Any, path: str, *, go_path: bool) -> tuple[str, bool]:
@@ -183,7 +186,9 @@ def _parse_parameter_file(content: bytes, file_path: str) -> list[Mapping[str, A
     try:
         parsed = load(content)
     except yaml.YAMLError as error:
-        raise GitReadError(f"unable to process file '{file_path}': {describe_yaml_error(error)}") from error
+        raise GitReadError(
+            f"unable to process file '{file_path}': {describe_yaml_error(error)}"
+        ) from error
     if parsed is None:
         return []
     if isinstance(parsed, Mapping):
@@ -194,21 +199,3 @@ def _parse_parameter_file(content: bytes, file_path: str) -> list[Mapping[str, A
         f"unable to process file '{file_path}': expected a mapping or a list of mappings, "
         f"got {type_name(parsed)}"
     )
-
-
-def flatten(document: Mapping[str, Any]) -> dict[str, Any]:
-    """Dot-style flattening (jeremywohl/flatten): lists index by position; empty containers vanish."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                walk(value, f"{prefix}.{key}" if prefix else str(key))
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{prefix}.{index}" if prefix else str(index))
-        else:
-            flat[prefix] = node
-
-    walk(document, "")
-    return flat

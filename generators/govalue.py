@@ -7,12 +7,13 @@ Application names identical when a team moves from Argo CD.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 
 def go_float(value: float) -> str:
-    """`strconv.FormatFloat(v, 'g', -1, 64)`: shortest digits, exponent form from 1e+06 and below 1e-04."""
+    """Go's `%v` of a float64: shortest digits, exponent form from 1e+06 and below 1e-04."""
     if value != value:
         return "NaN"
     if value in (float("inf"), float("-inf")):
@@ -46,3 +47,26 @@ def go_sprint(value: Any) -> str:
     if isinstance(value, int | float):
         return go_float(float(value))
     return str(value)
+
+
+def flatten(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Dot-style flattening (jeremywohl/flatten): lists index by position, empties vanish."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{prefix}.{index}" if prefix else str(index))
+        else:
+            flat[prefix] = node
+
+    walk(document, "")
+    return flat
+
+
+def flat_strings(params: Mapping[str, Any]) -> dict[str, str]:
+    """Parameters as the labels a generator `selector` matches: flattened, printed with `%v`."""
+    return {key: go_sprint(value) for key, value in flatten(params).items()}

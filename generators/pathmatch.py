@@ -22,8 +22,8 @@ class BadPatternError(ValueError):
     """The pattern is malformed (Go's `path.ErrBadPattern`)."""
 
 
-def _translate(pattern: str, *, star_crosses_slash: bool) -> str:
-    any_char = "." if star_crosses_slash else "[^/]"
+def _translate(pattern: str, *, git: bool) -> str:
+    any_char = "." if git else "[^/]"
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -38,7 +38,7 @@ def _translate(pattern: str, *, star_crosses_slash: bool) -> str:
                 raise BadPatternError(f"pattern {pattern!r} ends with an escape character")
             out.append(re.escape(pattern[i]))
         elif c == "[":
-            i, cls = _translate_class(pattern, i + 1, star_crosses_slash)
+            i, cls = (_git_class if git else _go_class)(pattern, i + 1)
             out.append(cls)
             continue
         else:
@@ -47,52 +47,76 @@ def _translate(pattern: str, *, star_crosses_slash: bool) -> str:
     return "".join(out)
 
 
-def _translate_class(pattern: str, i: int, star_crosses_slash: bool) -> tuple[int, str]:
-    """Translate `[...]` starting after the `[`; returns the index after `]` and the regex."""
+def _class_char(pattern: str, i: int) -> tuple[int, str]:
+    """One (possibly escaped) character of a class; returns the index after it."""
+    if pattern[i] == "\\":
+        if i + 1 >= len(pattern):
+            raise BadPatternError(f"pattern {pattern!r} ends with an escape character")
+        return i + 2, pattern[i + 1]
+    return i + 1, pattern[i]
+
+
+def _class_regex(ranges: list[tuple[str, str]], negate: bool) -> str:
+    """A regex class; a reversed range matches nothing, as in Go."""
+    body = "".join(
+        re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}"
+        for lo, hi in ranges
+        if lo <= hi
+    )
+    if not body:
+        return "[\\s\\S]" if negate else "(?!)"
+    return f"[^{body}]" if negate else f"[{body}]"
+
+
+def _go_class(pattern: str, i: int) -> tuple[int, str]:
+    """Go's `path.Match` class: `[^...]` negates (`!` is literal); no empty class; `-` and `]`
+    must be escaped; a negated class also matches `/`."""
+    n = len(pattern)
+    bad = BadPatternError(f"malformed character class in pattern {pattern!r}")
+    negate = i < n and pattern[i] == "^"
+    if negate:
+        i += 1
+    ranges: list[tuple[str, str]] = []
+    while True:
+        if i >= n:
+            raise bad
+        if pattern[i] == "]" and ranges:
+            return i + 1, _class_regex(ranges, negate)
+        if pattern[i] in "-]":
+            raise bad
+        i, lo = _class_char(pattern, i)
+        hi = lo
+        if i < n and pattern[i] == "-":
+            if i + 1 >= n or pattern[i + 1] in "-]":
+                raise bad
+            i, hi = _class_char(pattern, i + 1)
+        ranges.append((lo, hi))
+
+
+def _git_class(pattern: str, i: int) -> tuple[int, str]:
+    """git's wildmatch class: `[!...]` or `[^...]` negates, a leading `]` is literal."""
     n = len(pattern)
     negate = i < n and pattern[i] in "^!"
     if negate:
         i += 1
-    parts: list[str] = []
+    ranges: list[tuple[str, str]] = []
     first = True
     while True:
         if i >= n:
             raise BadPatternError(f"unterminated character class in pattern {pattern!r}")
-        c = pattern[i]
-        if c == "]" and not first:
-            i += 1
-            break
+        if pattern[i] == "]" and not first:
+            return i + 1, _class_regex(ranges, negate)
         first = False
-        if c == "\\":
-            i += 1
-            if i >= n:
-                raise BadPatternError(f"pattern {pattern!r} ends with an escape character")
-            c = pattern[i]
-        lo = c
-        i += 1
+        i, lo = _class_char(pattern, i)
+        hi = lo
         if i + 1 < n and pattern[i] == "-" and pattern[i + 1] != "]":
-            hi = pattern[i + 1]
-            if hi == "\\":
-                if i + 2 >= n:
-                    raise BadPatternError(f"pattern {pattern!r} ends with an escape character")
-                hi = pattern[i + 2]
-                i += 1
-            i += 2
-            if hi < lo:
-                raise BadPatternError(f"character range {lo}-{hi} is reversed in {pattern!r}")
-            parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
-        else:
-            parts.append(re.escape(lo))
-    body = "".join(parts)
-    if negate:
-        # A negated class never matches the separator in path.Match.
-        return i, f"[^{body}{'' if star_crosses_slash else '/'}]"
-    return i, f"[{body}]"
+            i, hi = _class_char(pattern, i + 1)
+        ranges.append((lo, hi))
 
 
 @lru_cache(maxsize=1024)
 def _go_path_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(_translate(pattern, star_crosses_slash=False), re.DOTALL)
+    return re.compile(_translate(pattern, git=False), re.DOTALL)
 
 
 def go_path_match(pattern: str, name: str) -> bool:
@@ -104,7 +128,7 @@ def go_path_match(pattern: str, name: str) -> bool:
 def _pathspec_regex(pattern: str) -> re.Pattern[str] | None:
     if not _GLOB_CHARS.intersection(pattern):
         return None
-    return re.compile(_translate(pattern, star_crosses_slash=True), re.DOTALL)
+    return re.compile(_translate(pattern, git=True), re.DOTALL)
 
 
 def git_pathspec_match(pattern: str, name: str) -> bool:

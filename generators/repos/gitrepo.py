@@ -58,7 +58,9 @@ class GitRepoReader:
         # A clone has remote branches only as origin/NAME; tags and SHAs resolve directly.
         for candidate in (revision, f"refs/remotes/origin/{revision}", f"refs/tags/{revision}"):
             try:
-                sha = str(self._repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}"))
+                sha = str(
+                    self._repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}")
+                )
             except git.GitCommandError:
                 continue
             self._resolved[revision] = sha
@@ -72,7 +74,7 @@ class GitRepoReader:
             for path, entry in tree.items()
             if entry.kind == "tree" and not any(p.startswith(".") for p in path.split("/"))
         ]
-        # Argo CD walks a checkout depth first in name order; git's own order differs ("a-b" < "a/").
+        # Argo CD walks a checkout depth first in name order; git sorts "a-b" before "a/".
         dirs.sort(key=lambda p: p.split("/"))
         return dirs
 
@@ -95,10 +97,12 @@ class GitRepoReader:
         raise UnsafePathError(f"{path}: too many levels of symbolic links")
 
     def _blob(self, sha: str, path: str, limit: int) -> bytes:
-        stream = self._repo.odb.stream(bytes.fromhex(sha))
-        if stream.size > limit:
-            raise GitReadError(f"{path}: file is {stream.size} bytes, over the {limit} limit")
-        data: bytes = stream.read()
+        binsha = bytes.fromhex(sha)
+        # Ask the size first: a refused stream left half-read would corrupt the next read.
+        size = self._repo.odb.info(binsha).size
+        if size > limit:
+            raise GitReadError(f"{path}: file is {size} bytes, over the {limit} limit")
+        data: bytes = self._repo.odb.stream(binsha).read()
         return data
 
     def _tree(self, commit: str) -> dict[str, _Entry]:
