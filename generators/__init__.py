@@ -1,1 +1,1 @@
-"""ApplicationSet expansion: generators, templates, Applications. Pure: no network, no Kubernetes."""
+"""ApplicationSet expansion: generators, templates, Applications. No network, no Kubernetes."""

@@ -1,6 +1,6 @@
 """Typed access to fields of parsed YAML, raising errors that name the field path.
 
-Every generator reads its spec through these helpers, so a user always sees the same kind of message:
+Every generator reads its spec through these helpers, so a user always sees one kind of message:
 `spec.generators[1].list.elements[3]: expected a mapping, got a string`.
 """
 

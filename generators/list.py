@@ -81,7 +81,9 @@ def _parse_elements_yaml(text: str, path: str) -> list[ParamSet]:
     if parsed is None:
         return []
     if not isinstance(parsed, list):
-        raise InvalidApplicationSetError(path, f"expected a list of mappings, got {type_name(parsed)}")
+        raise InvalidApplicationSetError(
+            path, f"expected a list of mappings, got {type_name(parsed)}"
+        )
     result: list[ParamSet] = []
     for index, element in enumerate(parsed):
         result.append(dict(expect_mapping(element, f"{path}[{index}]")))

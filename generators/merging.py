@@ -81,7 +81,7 @@ def combine_allow_duplicates(
 
 
 _MERGE_LISTS = {("metadata", "finalizers")}
-"""List fields whose strategic-merge strategy is "merge" (ObjectMeta.finalizers) in an Application."""
+"""Application list fields whose strategic-merge strategy is "merge" (ObjectMeta.finalizers)."""
 
 
 def strategic_merge(original: Any, patch: Any, path: tuple[str, ...] = ()) -> Any:

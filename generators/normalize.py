@@ -1,4 +1,4 @@
-"""Name normalisation exactly as Argo CD's `utils.SanitizeName` (nameNormalized, basenameNormalized).
+"""Name normalisation exactly as Argo CD's `utils.SanitizeName` (nameNormalized and the like).
 
 Users put these values into Application names, so fleet must produce the same characters Argo CD
 does, or an ApplicationSet migrated from Argo CD would rename (delete and recreate) Applications.

@@ -1,9 +1,9 @@
 """Kubernetes label selectors (matchLabels, matchExpressions) over string maps.
 
 Used twice, as in Argo CD: the clusters generator matches cluster labels, and a generator-level
-`selector` filters parameter sets (only their top-level string values count as labels). Like Argo CD's
-copy of `LabelSelectorAsSelector`, values are not restricted to label-value syntax, so a selector can
-match a server URL.
+`selector` filters parameter sets (only their top-level string values count as labels). Like Argo
+CD's copy of `LabelSelectorAsSelector`, values are not restricted to label-value syntax, so a
+selector can match a server URL.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def _commit_tree(repo: git.Repo, files: Mapping[str, str], message: str) -> str:
 
 @pytest.fixture
 def make_repo(tmp_path: Path) -> MakeRepo:
-    """A git repository on branch `main` holding `files` (path -> content), or a copy of `source`."""
+    """A git repository on branch `main` holding `files` (path -> content) or a copy of `source`."""
     counter = iter(range(1_000_000))
 
     def make(files: Mapping[str, str] | None = None, *, source: Path | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""Argo CD's ApplicationSet documentation examples, rendered by fleet, compared with Argo CD's output.
+"""Argo CD's ApplicationSet documentation examples rendered by fleet, compared with Argo CD's.
 
 Each case under fixtures/argocd_docs holds the ApplicationSet from the docs, the clusters and
 repository files it reads, and the Applications Argo CD generates (see each case's README). The

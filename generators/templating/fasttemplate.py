@@ -1,9 +1,9 @@
 """Argo CD's default template mode: literal `{{key}}` substitution (valyala/fasttemplate).
 
 It is not Jinja and not Go: the tag between `{{` and `}}` is trimmed of spaces and looked up as a
-literal key (`{{ path[1] }}` is the parameter named `path[1]`); a missing key, or a value that is not a
-string, leaves the tag exactly as written. A string without `{{...}}` on one line is not parsed at
-all; an unclosed `{{` in a templated string is an error, as in Argo CD.
+literal key (`{{ path[1] }}` is the parameter named `path[1]`); a missing key, or a value that is
+not a string, leaves the tag exactly as written. A string without `{{...}}` on one line is not
+parsed at all; an unclosed `{{` in a templated string is an error, as in Argo CD.
 """
 
 from __future__ import annotations

@@ -22,8 +22,10 @@ def compile_tree(node: Any, engine: Engine, path: str) -> TreeRender:
     """A function from parameters to a fresh rendered copy of `node`."""
     compiled = _compile(node, engine, path)
     if callable(compiled):
-        return compiled
-    return lambda _params: compiled
+        render: TreeRender = compiled
+        return render
+    constant: Any = compiled
+    return lambda _params: constant
 
 
 def _compile(node: Any, engine: Engine, path: str) -> Any:
@@ -47,7 +49,9 @@ def _compile_mapping(node: Mapping[str, Any], engine: Engine, path: str) -> Tree
             continue
         child = f"{path}.{key}" if path else str(key)
         compiled_key = engine.compile(key, child) if isinstance(key, str) else None
-        entries.append((key if compiled_key is None else compiled_key, _compile(value, engine, child)))
+        entries.append(
+            (key if compiled_key is None else compiled_key, _compile(value, engine, child))
+        )
     if all(not callable(k) for k, _ in entries):
         static_keys = tuple(k for k, _ in entries)
         values = tuple(v for _, v in entries)

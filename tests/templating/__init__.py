@@ -1,0 +1,1 @@
+"""Tests for the Go text/template + Sprig engine (goTemplate mode)."""
