@@ -117,7 +117,9 @@ def test_duplicate_application_names_are_an_error_and_leave_the_expansion_incomp
     assert not expansion.complete
     [error] = expansion.errors
     assert isinstance(error, ApplicationNameError)
-    assert str(error).startswith("spec.generators[1]: generates Application 'web' again")
+    assert str(error).startswith(
+        "ApplicationSet demo: spec.generators[1]: generates Application 'web' again"
+    )
 
 
 def test_generate_applications_raises_the_first_error() -> None:

@@ -69,7 +69,9 @@ def test_unclosed_tag_is_an_error_naming_the_field() -> None:
             {"name": "x", "a": "1"},
         )
     assert caught.value.field == "spec.template.spec.project"
-    assert str(caught.value).startswith("spec.template.spec.project: invalid template")
+    assert str(caught.value).startswith(
+        "ApplicationSet demo: spec.template.spec.project: invalid template"
+    )
 
 
 def test_tags_split_across_lines_are_not_templated_at_all() -> None:

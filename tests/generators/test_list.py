@@ -92,7 +92,8 @@ def test_elements_yaml_that_is_not_a_list_is_refused() -> None:
     with pytest.raises(InvalidApplicationSetError) as caught:
         generate_applications(appset({"elementsYaml": "name: a"}), Environment())
     assert str(caught.value) == (
-        "spec.generators[0].list.elementsYaml: expected a list of mappings, got a mapping"
+        "ApplicationSet demo: spec.generators[0].list.elementsYaml: "
+        "expected a list of mappings, got a mapping"
     )
 
 

@@ -95,7 +95,9 @@ def test_duplicate_merge_key_in_the_base_is_an_error() -> None:
     }
     with pytest.raises(GeneratorError, match="not unique by the merge keys") as caught:
         generate_applications(appset(spec), Environment())
-    assert str(caught.value).startswith("spec.generators[0].merge.generators[0]: ")
+    assert str(caught.value).startswith(
+        "ApplicationSet demo: spec.generators[0].merge.generators[0]: "
+    )
 
 
 def test_duplicate_merge_key_in_an_override_child_is_an_error() -> None:
@@ -105,7 +107,9 @@ def test_duplicate_merge_key_in_an_override_child_is_an_error() -> None:
     }
     with pytest.raises(GeneratorError) as caught:
         generate_applications(appset(spec), Environment())
-    assert str(caught.value).startswith("spec.generators[0].merge.generators[1]: ")
+    assert str(caught.value).startswith(
+        "ApplicationSet demo: spec.generators[0].merge.generators[1]: "
+    )
 
 
 def test_merge_keys_are_required() -> None:
