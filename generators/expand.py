@@ -91,9 +91,9 @@ def expand(appset: ApplicationSet, env: Environment) -> Expansion:
                 origins[name] = path
                 result.applications.append(app)
     result.warnings.extend(run.warnings)
-    for error in result.errors:
+    for failure in result.errors:
         # Name the ApplicationSet: a controller reports errors of many ApplicationSets in one log.
-        error.args = (f"ApplicationSet {appset.name}: {error.args[0]}", *error.args[1:])
+        failure.args = (f"ApplicationSet {appset.name}: {failure.args[0]}", *failure.args[1:])
     return result
 
 
