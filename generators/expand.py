@@ -118,11 +118,8 @@ def _application(
     untouched = render is None or not params
     rendered = copy.deepcopy(dict(template)) if untouched else render(params)  # type: ignore[misc]
     metadata = rendered.get("metadata") or {}
-    app_metadata: dict[str, Any] = {
-        key: metadata[key]
-        for key in _METADATA_FIELDS
-        if metadata.get(key) not in (None, "", {}, [])
-    }
+    # Only the ObjectMeta fields a template may set; empty ones are omitted.
+    app_metadata: dict[str, Any] = {k: metadata[k] for k in _METADATA_FIELDS if metadata.get(k)}
     app_metadata.setdefault("name", "")
     if appset.namespace:
         app_metadata["namespace"] = appset.namespace

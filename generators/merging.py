@@ -59,9 +59,9 @@ def merge_override(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
 
 def combine_string_maps(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
     """Argo CD's `CombineStringMaps` (default-mode matrix): the same key must agree in both."""
-    combined = {key: go_sprint(value) for key, value in first.items()}
+    combined = {k: v if v.__class__ is str else go_sprint(v) for k, v in first.items()}
     for key, value in second.items():
-        text = go_sprint(value)
+        text = value if value.__class__ is str else go_sprint(value)
         existing = combined.get(key)
         if existing is not None and existing != text:
             raise GeneratorError(
