@@ -9,7 +9,7 @@ import pytest
 from generators.base import Cluster, Environment
 from generators.errors import InvalidApplicationSetError
 from generators.expand import generate_applications
-from generators.model import parse_application_set
+from tests.generators.support import application_set
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 EAST = Cluster(
@@ -25,18 +25,13 @@ CLUSTERS = (EAST, WEST, DEV)
 
 
 def appset(clusters_spec: dict[str, Any], template: dict[str, Any] | None = None) -> Any:
-    return parse_application_set(
+    return application_set(
         {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": {
-                "generators": [{"clusters": clusters_spec}],
-                "template": template
-                or {
-                    "metadata": {"name": "app-{{nameNormalized}}"},
-                    "spec": {"project": "default", "destination": {"server": "{{server}}"}},
-                },
+            "generators": [{"clusters": clusters_spec}],
+            "template": template
+            or {
+                "metadata": {"name": "app-{{nameNormalized}}"},
+                "spec": {"project": "default", "destination": {"server": "{{server}}"}},
             },
         }
     )

@@ -9,20 +9,15 @@ import pytest
 from generators.base import Environment
 from generators.errors import TemplateError
 from generators.expand import generate_applications
-from generators.model import parse_application_set
 from generators.templating.fasttemplate import FastTemplateEngine
+from tests.generators.support import application_set
 
 
 def render(template: dict[str, Any], *elements: dict[str, Any]) -> list[dict[str, Any]]:
-    appset = parse_application_set(
+    appset = application_set(
         {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": {
-                "generators": [{"list": {"elements": list(elements)}}],
-                "template": template,
-            },
+            "generators": [{"list": {"elements": list(elements)}}],
+            "template": template,
         }
     )
     return generate_applications(appset, Environment())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,8 @@ import pytest
 from generators.base import Environment
 from generators.errors import GitReadError, InvalidApplicationSetError
 from generators.expand import generate_applications
-from generators.model import parse_application_set
-from generators.repos import LocalRepoResolver
 from tests.conftest import MakeRepo, commit
+from tests.generators.support import application_set, repo_environment
 
 REPO_URL = "https://git.example/org/apps.git"
 LAYOUT = {
@@ -54,30 +52,11 @@ def appset(
     }
     if go_template:
         spec["goTemplate"] = True
-    return parse_application_set(
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": spec,
-        }
-    )
+    return application_set(spec)
 
 
-_RESOLVERS: list[LocalRepoResolver] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_resolvers() -> Iterator[None]:
-    yield
-    while _RESOLVERS:
-        _RESOLVERS.pop().close()
-
-
-def env_for(repo: Path) -> Environment:
-    resolver = LocalRepoResolver({REPO_URL: str(repo)})
-    _RESOLVERS.append(resolver)
-    return Environment(repos=resolver)
+def env_for(repo: Path, **kwargs: Any) -> Environment:
+    return repo_environment(REPO_URL, repo, **kwargs)
 
 
 def paths(repo: Path, directories: list[dict[str, Any]], **kwargs: Any) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,9 @@ from generators.base import Environment
 from generators.errors import GitReadError, UnsafePathError
 from generators.expand import expand, generate_applications
 from generators.model import parse_application_set
-from generators.repos import MAX_FILE_BYTES, LocalRepoResolver
+from generators.repos import MAX_FILE_BYTES
 from tests.conftest import MakeRepo, commit
+from tests.generators.support import application_set, repo_environment
 
 REPO_URL = "https://git.example/org/config"
 
@@ -35,30 +35,11 @@ def appset(
     }
     if go_template:
         spec["goTemplate"] = True
-    return parse_application_set(
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": spec,
-        }
-    )
+    return application_set(spec)
 
 
-_RESOLVERS: list[LocalRepoResolver] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_resolvers() -> Iterator[None]:
-    yield
-    while _RESOLVERS:
-        _RESOLVERS.pop().close()
-
-
-def env_for(repo: Path) -> Environment:
-    resolver = LocalRepoResolver({REPO_URL: str(repo)})
-    _RESOLVERS.append(resolver)
-    return Environment(repos=resolver)
+def env_for(repo: Path, **kwargs: Any) -> Environment:
+    return repo_environment(REPO_URL, repo, **kwargs)
 
 
 def values(repo: Path, pattern: str, value: str, **kwargs: Any) -> list[str]:

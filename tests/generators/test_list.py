@@ -9,7 +9,7 @@ import pytest
 from generators.base import Environment
 from generators.errors import InvalidApplicationSetError
 from generators.expand import generate_applications
-from generators.model import parse_application_set
+from tests.generators.support import application_set
 
 TEMPLATE = {
     "metadata": {"name": "{{name}}"},
@@ -18,14 +18,7 @@ TEMPLATE = {
 
 
 def appset(list_spec: dict[str, Any], *, template: dict[str, Any] | None = None) -> Any:
-    return parse_application_set(
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": {"generators": [{"list": list_spec}], "template": template or TEMPLATE},
-        }
-    )
+    return application_set({"generators": [{"list": list_spec}], "template": template or TEMPLATE})
 
 
 def names(list_spec: dict[str, Any]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,18 @@ import pytest
 from generators.base import Cluster, Environment
 from generators.errors import GeneratorError, InvalidApplicationSetError
 from generators.expand import expand, generate_applications
-from generators.model import parse_application_set
-from generators.repos import LocalRepoResolver
 from tests.conftest import MakeRepo, commit
+from tests.generators.support import application_set, repo_environment
 
 REPO_URL = "https://git.example/org/apps"
 
 
 def appset(generators: list[dict[str, Any]], name: str = "{{a}}-{{b}}", **spec: Any) -> Any:
-    return parse_application_set(
+    return application_set(
         {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": {
-                "generators": generators,
-                "template": {"metadata": {"name": name}, "spec": {"project": "default"}},
-                **spec,
-            },
+            "generators": generators,
+            "template": {"metadata": {"name": name}, "spec": {"project": "default"}},
+            **spec,
         }
     )
 
@@ -47,20 +40,8 @@ def names(generators: list[dict[str, Any]], env: Environment | None = None, **kw
     return [app["metadata"]["name"] for app in apps]
 
 
-_RESOLVERS: list[LocalRepoResolver] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_resolvers() -> Iterator[None]:
-    yield
-    while _RESOLVERS:
-        _RESOLVERS.pop().close()
-
-
 def git_env(repo: Path, **kwargs: Any) -> Environment:
-    resolver = LocalRepoResolver({REPO_URL: str(repo)})
-    _RESOLVERS.append(resolver)
-    return Environment(repos=resolver, **kwargs)
+    return repo_environment(REPO_URL, repo, **kwargs)
 
 
 def test_matrix_renders_the_cartesian_product_in_order() -> None:

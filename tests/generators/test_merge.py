@@ -9,21 +9,16 @@ import pytest
 from generators.base import Environment
 from generators.errors import GeneratorError, InvalidApplicationSetError
 from generators.expand import generate_applications
-from generators.model import parse_application_set
+from tests.generators.support import application_set
 
 
 def appset(merge_spec: dict[str, Any]) -> Any:
-    return parse_application_set(
+    return application_set(
         {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {"name": "demo"},
-            "spec": {
-                "generators": [{"merge": merge_spec}],
-                "template": {
-                    "metadata": {"name": "{{name}}"},
-                    "spec": {"project": "default", "source": {"targetRevision": "{{rev}}"}},
-                },
+            "generators": [{"merge": merge_spec}],
+            "template": {
+                "metadata": {"name": "{{name}}"},
+                "spec": {"project": "default", "source": {"targetRevision": "{{rev}}"}},
             },
         }
     )
