@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the real kube-apiserver and etcd from their Go modules into CACHE_DIR.
+# Build the real kube-apiserver, kube-controller-manager and etcd from their Go modules into
+# CACHE_DIR.
 #
 # Why from source: no binaries in git, no downloads outside the package registries (the Go module
 # proxy serves both projects' sources), and the same result on any machine with Go >= 1.26.
@@ -40,8 +41,10 @@ fi
 
 inputs=$(cat "$here/kube/go.mod" "$here/kube/go.sum" "$here/etcd/go.mod" "$here/etcd/go.sum" \
     "$0" | sha256sum | cut -c1-16)
-stamp="kube-apiserver $kube_version etcd $etcd_version $(uname -s)/$(uname -m) inputs $inputs"
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -f "$out/.kube-binaries.stamp" ] &&
+stamp="kube-apiserver $kube_version kube-controller-manager etcd $etcd_version"
+stamp="$stamp $(uname -s)/$(uname -m) inputs $inputs"
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/etcd" ] &&
+    [ -f "$out/.kube-binaries.stamp" ] &&
     [ "$(cat "$out/.kube-binaries.stamp")" = "$stamp" ]; then
     echo "kube-apiserver $kube_version and etcd $etcd_version are up to date in $out ($(elapsed) s)"
     exit 0
@@ -63,6 +66,11 @@ ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:
 echo "building kube-apiserver $kube_version into $out ..."
 (cd "$here/kube" && go build -trimpath -ldflags "$ldflags" -o "$out/.kube-apiserver.new" \
     k8s.io/kubernetes/cmd/kube-apiserver)
+# The garbage collector, namespace and aggregation controllers: without them owner references
+# and namespace deletion never take effect, which the contract suite checks on both backends.
+echo "building kube-controller-manager $kube_version into $out ... ($(elapsed) s so far)"
+(cd "$here/kube" && go build -trimpath -ldflags "$ldflags" -o "$out/.kube-controller-manager.new" \
+    k8s.io/kubernetes/cmd/kube-controller-manager)
 echo "building etcd $etcd_version into $out ... ($(elapsed) s so far)"
 (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/.etcd.new" \
     go.etcd.io/etcd/server/v3)
@@ -70,10 +78,14 @@ echo "building etcd $etcd_version into $out ... ($(elapsed) s so far)"
 # Check what was built before it replaces anything.
 got=$("$out/.kube-apiserver.new" --version)
 [ "$got" = "Kubernetes $kube_version" ] || { echo "unexpected version: $got" >&2; exit 1; }
+got=$("$out/.kube-controller-manager.new" --version)
+[ "$got" = "Kubernetes $kube_version" ] || { echo "unexpected version: $got" >&2; exit 1; }
 "$out/.etcd.new" --version | grep -q "^etcd Version: ${etcd_version#v}$" ||
     { echo "unexpected etcd version: $("$out/.etcd.new" --version)" >&2; exit 1; }
 
 mv -f "$out/.kube-apiserver.new" "$out/kube-apiserver"
+mv -f "$out/.kube-controller-manager.new" "$out/kube-controller-manager"
 mv -f "$out/.etcd.new" "$out/etcd"
 echo "$stamp" >"$out/.kube-binaries.stamp"
-echo "built kube-apiserver $kube_version and etcd $etcd_version in $out ($(elapsed) s)"
+echo "built kube-apiserver, kube-controller-manager $kube_version and etcd $etcd_version" \
+    "in $out ($(elapsed) s)"

@@ -57,7 +57,18 @@ from e2e.realapi.pki import ClusterPki, make_cluster_pki
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN_DIR = REPO_ROOT / ".cache" / "bin"
 KUBE_APISERVER = "kube-apiserver"
+KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
 ETCD = "etcd"
+CONTROLLERS = (
+    "garbage-collector-controller",
+    "namespace-controller",
+    "clusterrole-aggregation-controller",
+    "root-ca-certificate-publisher-controller",
+    "serviceaccount-controller",
+)
+"""The controllers whose effects API clients see: owner references, namespace deletion, role
+aggregation, the kube-root-ca.crt ConfigMap and `default` ServiceAccounts. Workload controllers
+stay off: the status agent, not a Deployment controller, owns workload status here."""
 
 ADMIN_USER = "fleet-admin"
 READONLY_SA = "fleet-readonly"
@@ -106,6 +117,15 @@ def find_binaries(bin_dir: Path) -> tuple[Path, Path]:
             f"(or e2e/apiserver/build.sh {bin_dir})"
         )
     return apiserver, etcd
+
+
+def find_controller_manager(bin_dir: Path) -> Path:
+    binary = bin_dir / KUBE_CONTROLLER_MANAGER
+    if not os.access(binary, os.X_OK):
+        raise BinariesMissingError(
+            f"{KUBE_CONTROLLER_MANAGER} not found in {bin_dir}: run `make kube-binaries`"
+        )
+    return binary
 
 
 def _free_port(taken: set[int]) -> int:
@@ -200,6 +220,7 @@ class _ClusterRun:
     admin_token: str
     port: int = 0
     process: _Process | None = None
+    controller_manager: _Process | None = None
     attempts: int = 0
     readonly_token: str = ""
 
@@ -233,6 +254,7 @@ class RealClusters:
         *,
         start_timeout: float = 120.0,
         extra_apiserver_args: Sequence[str] = (),
+        controllers: bool = True,
     ) -> None:
         if members < 0:
             raise ValueError("members must be >= 0")
@@ -241,6 +263,8 @@ class RealClusters:
         self.bin_dir = Path(bin_dir)
         self.start_timeout = start_timeout
         self.extra_apiserver_args = list(extra_apiserver_args)
+        self.controllers = controllers
+        self.etcd_url = ""
         self.root: Path | None = None
         self.clusters: list[RealCluster] = []
         self.startup_seconds: float | None = None
@@ -278,6 +302,7 @@ class RealClusters:
         try:
             (self.root / "logs").mkdir()
             etcd_url = self._start_etcd(etcd_bin, deadline)
+            self.etcd_url = etcd_url
             names = ["hub", *(f"member-{i}" for i in range(1, self.members + 1))]
             for name in names:
                 run = self._prepare(name)
@@ -288,6 +313,10 @@ class RealClusters:
                 _aggregate_cluster_roles(run)
                 self._bootstrap_readonly(run)
             self.clusters = [self._publish(run) for run in self._runs]
+            if self.controllers:
+                manager_bin = find_controller_manager(self.bin_dir)
+                for run, cluster in zip(self._runs, self.clusters, strict=True):
+                    self._spawn_controller_manager(run, manager_bin, cluster.kubeconfig)
         except BaseException:
             self.stop()
             raise
@@ -300,6 +329,7 @@ class RealClusters:
         with self._lock:
             # API servers first: on SIGTERM each removes itself from the `kubernetes` endpoints
             # in etcd and exits in about a second; with etcd already gone it hangs until killed.
+            _terminate([p for r in self._runs if (p := r.controller_manager) is not None])
             _terminate([r.process for r in self._runs if r.process is not None])
             if self._etcd is not None:
                 _terminate([self._etcd])
@@ -316,11 +346,25 @@ class RealClusters:
                         child.unlink(missing_ok=True)
             _LIVE.discard(self)
 
+    def compact_history(self) -> int:
+        """Compact etcd up to its current revision, as the API server does every five minutes.
+
+        Afterwards a watch or list from an older resourceVersion that the API server's watch
+        cache does not hold gets 410 Gone: the condition every watcher must recover from.
+        Returns the revision compacted to.
+        """
+        if not self.etcd_url:
+            raise RealApiError("not started")
+        header = _etcd_call(self.etcd_url, "/v3/kv/range", {"key": "AA=="})["header"]
+        revision = int(header["revision"])
+        _etcd_call(self.etcd_url, "/v3/kv/compaction", {"revision": revision, "physical": True})
+        return revision
+
     # -- introspection -------------------------------------------------------------------------
 
     def pids(self) -> list[int]:
         """Process ids of every server started (etcd last)."""
-        pids = [r.process.pid for r in self._runs if r.process is not None]
+        pids = [p.pid for r in self._runs for p in (r.controller_manager, r.process) if p]
         if self._etcd is not None:
             pids.append(self._etcd.pid)
         return pids
@@ -335,6 +379,11 @@ class RealClusters:
     def dead(self) -> list[str]:
         """Names of servers that have exited although the harness is running."""
         out = [r.name for r in self._runs if r.process is not None and not r.process.alive()]
+        out += [
+            f"{r.name} {KUBE_CONTROLLER_MANAGER}"
+            for r in self._runs
+            if r.controller_manager is not None and not r.controller_manager.alive()
+        ]
         if self._etcd is not None and not self._etcd.alive():
             out.append("etcd")
         return out
@@ -424,6 +473,23 @@ class RealClusters:
                 *self.extra_apiserver_args,
             ],
             self.root / "logs" / f"kube-apiserver-{run.name}.log",
+        )
+
+    def _spawn_controller_manager(self, run: _ClusterRun, binary: Path, kubeconfig: Path) -> None:
+        assert self.root is not None
+        run.controller_manager = _Process(
+            f"{KUBE_CONTROLLER_MANAGER} {run.name}",
+            [
+                str(binary),
+                f"--kubeconfig={kubeconfig}",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--root-ca-file={run.pki.ca_cert}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                "--use-service-account-credentials=false",
+                "--profiling=false",
+            ],
+            self.root / "logs" / f"{KUBE_CONTROLLER_MANAGER}-{run.name}.log",
         )
 
     def _wait_ready(self, apiserver_bin: Path, etcd_url: str, deadline: float) -> None:
@@ -570,6 +636,19 @@ def _terminate(processes: Sequence[_Process]) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.popen.wait(timeout=5)
         process.close_log()
+
+
+def _etcd_call(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One call to etcd's JSON gateway (plain HTTP on loopback)."""
+    request = urllib.request.Request(
+        f"{url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as response:
+        reply: dict[str, Any] = json.loads(response.read())
+    return reply
 
 
 def _ssl_context(ca_file: Path | None) -> ssl.SSLContext | None:
