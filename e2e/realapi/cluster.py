@@ -370,8 +370,14 @@ class RealClusters:
         return pids
 
     def rss_bytes(self) -> dict[str, int]:
-        """Resident memory per server process, keyed by cluster name (and "etcd")."""
+        """Resident memory per process, keyed by cluster name ("hub kube-controller-manager" for
+        its controllers, and "etcd")."""
         out = {r.name: r.process.rss_bytes() for r in self._runs if r.process is not None}
+        out.update(
+            (f"{r.name} {KUBE_CONTROLLER_MANAGER}", r.controller_manager.rss_bytes())
+            for r in self._runs
+            if r.controller_manager is not None
+        )
         if self._etcd is not None:
             out["etcd"] = self._etcd.rss_bytes()
         return out

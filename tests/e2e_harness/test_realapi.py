@@ -280,9 +280,10 @@ def test_stop_leaves_no_process_and_no_secret(tmp_path: Path) -> None:
         assert [c.name for c in harness.clusters] == ["hub"]
         pids = harness.pids()
         root = harness.root
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        assert len(pids) == 3 and all(_alive(p) for p in pids)  # apiserver, controllers, etcd
         rss = harness.rss_bytes()
-        assert set(rss) == {"hub", "etcd"} and all(v > 0 for v in rss.values())
+        assert set(rss) == {"hub", "hub kube-controller-manager", "etcd"}
+        assert all(v > 0 for v in rss.values())
     assert not any(_alive(p) for p in pids)
     assert root is not None
     assert sorted(p.name for p in root.iterdir()) == ["logs"]  # keys, tokens, data: gone
