@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 
@@ -51,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
     render.set_defaults(handler=_appset_render)
+
+    sim = commands.add_parser("sim", help="simulated Kubernetes clusters (demos, scale tests)")
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_commands.add_parser("serve", help="serve N simulated clusters until SIGTERM")
+    serve.add_argument("--clusters", type=int, default=1)
+    serve.add_argument("--port", type=int, default=None, help="default: a free port")
+    serve.add_argument("--kubeconfig-dir", type=Path, default=Path("sim-kubeconfigs"))
+    serve.add_argument(
+        "--port-per-cluster",
+        action="store_true",
+        help="also give each cluster its own port (real 'connection refused' faults)",
+    )
+    serve.set_defaults(handler=_sim_serve)
     return parser
 
 
@@ -66,6 +80,13 @@ def _appset_render(args: argparse.Namespace) -> int:
     for warning in warnings:
         log.warning("appset.warning", message=warning)
     sys.stdout.write(text)
+    return 0
+
+
+def _sim_serve(args: argparse.Namespace) -> int:
+    from fleet.sim.cli import serve  # lazily: `fleet appset render` need not load TLS machinery
+
+    serve(args.clusters, args.port, args.kubeconfig_dir, port_per_cluster=args.port_per_cluster)
     return 0
 
 

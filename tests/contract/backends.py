@@ -43,7 +43,14 @@ def sim_backend() -> Iterator[Backend]:
         portal.wrap_async_context_manager(SimServer(clusters=1)) as sim,
     ):
         cluster = sim.clusters["cluster-1"]
-        yield Backend("sim", cluster.server, cluster.ca_file, cluster.token, cluster.readonly_token)
+        yield Backend(
+            "sim",
+            cluster.server,
+            cluster.ca_file,
+            cluster.token,
+            cluster.readonly_token,
+            lambda: portal.call(cluster.compact_history),
+        )
 
 
 @contextmanager

@@ -1,0 +1,192 @@
+"""kubectl (a real Go client) against the simulator through a kubeconfig with a path prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fleet.sim import SimCluster
+from tests.sim.conftest import CM_PATH, Raw, configmap
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (not on PATH)"),
+]
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.25
+"""
+
+
+async def kubectl(cluster: SimCluster, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    assert KUBECTL is not None
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--request-timeout=10s",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 30)
+    return process.returncode or 0, out.decode()
+
+
+async def test_kubectl_get(cluster: SimCluster, raw: Raw) -> None:
+    await raw.request("POST", CM_PATH, configmap("shown"))
+    code, out = await kubectl(cluster, "get", "configmaps")
+    assert code == 0, out
+    assert "shown" in out
+    code, out = await kubectl(cluster, "get", "cm", "shown", "-o", "json")
+    assert code == 0, out
+    assert json.loads(out)["data"] == {"a": "1"}
+
+
+async def test_kubectl_apply_server_side(cluster: SimCluster, raw: Raw) -> None:
+    code, out = await kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=MANIFEST)
+    assert code == 0, out
+    assert "deployment.apps/web serverside-applied" in out
+    _, body = await raw.request("GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    assert body["spec"]["replicas"] == 2
+    assert body["metadata"]["managedFields"][0]["manager"] == "kubectl"
+    code, out = await kubectl(
+        cluster,
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "rival",
+        "-f",
+        "-",
+        stdin=MANIFEST.replace("replicas: 2", "replicas: 3"),
+    )
+    assert code != 0
+    assert "conflict" in out.lower()
+
+
+async def test_kubectl_delete(cluster: SimCluster, raw: Raw) -> None:
+    await raw.request("POST", CM_PATH, configmap("doomed"))
+    code, out = await kubectl(cluster, "delete", "configmap", "doomed")
+    assert code == 0, out
+    assert 'configmap "doomed" deleted' in out
+    code, _ = await raw.request("GET", CM_PATH + "/doomed")
+    assert code == 404
+
+
+async def test_kubectl_get_watch(cluster: SimCluster, raw: Raw) -> None:
+    assert KUBECTL is not None
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "get",
+        "configmaps",
+        "-w",
+        "-o",
+        "name",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        await asyncio.sleep(0.5)
+        await raw.request("POST", CM_PATH, configmap("watched"))
+        line = await asyncio.wait_for(process.stdout.readline(), 10)
+        assert line.decode().strip() == "configmap/watched"
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_kubectl_readonly_kubeconfig_is_forbidden_to_write(
+    cluster: SimCluster, tmp_path: Path
+) -> None:
+    path = tmp_path / "ro.kubeconfig"
+    path.write_text(cluster.kubeconfig_text(readonly=True))
+    assert KUBECTL is not None
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(path),
+        "delete",
+        "namespace",
+        "default",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode != 0
+    assert "Forbidden" in out.decode() or "forbidden" in out.decode()
+
+
+async def test_kubectl_create_sends_protobuf_and_it_is_decoded(
+    cluster: SimCluster, raw: Raw
+) -> None:
+    code, out = await kubectl(
+        cluster, "create", "deployment", "made", "--image=nginx:1.27", "--replicas=2", "--port=8080"
+    )
+    assert code == 0, out
+    _, body = await raw.request("GET", "/apis/apps/v1/namespaces/default/deployments/made")
+    assert body["spec"]["replicas"] == 2
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27"
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    code, out = await kubectl(cluster, "create", "configmap", "cm", "--from-literal=k=v")
+    assert code == 0, out
+    _, cm = await raw.request("GET", CM_PATH + "/cm")
+    assert cm["data"] == {"k": "v"}
+    assert cm["metadata"]["managedFields"][0]["manager"] == "kubectl-create"
+
+
+CRD_MANIFEST = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget, shortNames: [gd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+async def test_kubectl_applies_crd_then_custom_resource(cluster: SimCluster) -> None:
+    code, out = await kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=CRD_MANIFEST)
+    assert code == 0, out
+    code, out = await kubectl(
+        cluster, "wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=10s"
+    )
+    assert code == 0, out
+    gadget = "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1}\nspec: {size: 3}\n"
+    code, out = await kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=gadget)
+    assert code == 0, out
+    code, out = await kubectl(cluster, "get", "gd")
+    assert code == 0, out
+    assert "g1" in out
