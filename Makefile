@@ -31,8 +31,9 @@ unit: $(STAMP) kube-binaries
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(STAMP) kube-binaries
 	$(BIN)/python bench/generators_bench.py
+	PYTHONPATH=. $(BIN)/python bench/clusters_bench.py --bin-dir $(KUBE_BIN)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also give each cluster its own port (real 'connection refused' faults)",
     )
     serve.set_defaults(handler=_sim_serve)
+    faults = sim_commands.add_parser(
+        "faults", help="inject faults into a running simulated cluster (reliability drills)"
+    )
+    faults.add_argument("--kubeconfig", type=Path, required=True, help="the cluster's kubeconfig")
+    faults.add_argument("--latency", type=float, help="seconds added to every request")
+    faults.add_argument("--error-rate", type=float, help="share of requests answered 500 (0-1)")
+    faults.add_argument("--refuse", action=argparse.BooleanOptionalAction, help="drop connections")
+    faults.add_argument("--hang", action=argparse.BooleanOptionalAction, help="never answer")
+    faults.add_argument("--clear", action="store_true", help="reset all faults first")
+    faults.set_defaults(handler=_sim_faults)
     return parser
 
 
@@ -87,6 +97,25 @@ def _sim_serve(args: argparse.Namespace) -> int:
     from fleet.sim.cli import serve  # lazily: `fleet appset render` need not load TLS machinery
 
     serve(args.clusters, args.port, args.kubeconfig_dir, port_per_cluster=args.port_per_cluster)
+    return 0
+
+
+def _sim_faults(args: argparse.Namespace) -> int:
+    import json
+
+    from fleet.sim.cli import set_faults
+
+    values = {
+        key: value
+        for key, value in {
+            "latency": args.latency,
+            "error_rate": args.error_rate,
+            "refuse": args.refuse,
+            "hang": args.hang,
+        }.items()
+        if value is not None
+    }
+    print(json.dumps(set_faults(args.kubeconfig, values, clear=args.clear)))
     return 0
 
 

@@ -3,17 +3,24 @@
 Writes `<kubeconfig-dir>/<cluster>.kubeconfig` for every cluster (server URL, CA data, admin
 token as the current context, the read-only token as context `<cluster>-readonly`) before
 announcing readiness on stderr, so a script can wait for the files and go.
-Usable standalone as `python -m fleet.sim.cli serve --clusters N`.
+`set_faults` backs `fleet sim faults`: fault injection from the command line.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import base64
 import contextlib
+import json
 import signal
+import ssl
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from fleet.logging import configure_logging
 from fleet.sim import kubeconfig
@@ -61,18 +68,26 @@ def serve(
     asyncio.run(run(clusters, port, kubeconfig_dir, port_per_cluster=port_per_cluster))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fleet sim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve_parser = sub.add_parser("serve", help="serve simulated clusters")
-    serve_parser.add_argument("--clusters", type=int, default=1)
-    serve_parser.add_argument("--port", type=int, default=None)
-    serve_parser.add_argument("--kubeconfig-dir", type=Path, default=Path("sim-kubeconfigs"))
-    serve_parser.add_argument("--port-per-cluster", action="store_true")
-    args = parser.parse_args(argv)
-    serve(args.clusters, args.port, args.kubeconfig_dir, port_per_cluster=args.port_per_cluster)
-    return 0
+def set_faults(kubeconfig_path: Path, values: dict[str, Any], *, clear: bool = False) -> Any:
+    """Set a running simulated cluster's faults through the server's admin endpoint.
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    The cluster is the kubeconfig's current context; its admin token authorises the change.
+    `clear` resets every fault before applying `values` (PUT instead of PATCH). Returns the
+    faults now in force.
+    """
+    config = yaml.safe_load(kubeconfig_path.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    name = context["context"]["cluster"]
+    cluster = next(c for c in config["clusters"] if c["name"] == name)["cluster"]
+    user = next(u for u in config["users"] if u["name"] == context["context"]["user"])["user"]
+    origin = urllib.parse.urlsplit(cluster["server"])
+    ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
+    request = urllib.request.Request(
+        f"{origin.scheme}://{origin.netloc}/_sim/clusters/{name}/faults",
+        data=json.dumps(values).encode(),
+        headers={"Authorization": f"Bearer {user['token']}", "Content-Type": "application/json"},
+        method="PUT" if clear else "PATCH",
+    )
+    context_ssl = ssl.create_default_context(cadata=ca)
+    with urllib.request.urlopen(request, timeout=10, context=context_ssl) as response:
+        return json.loads(response.read())

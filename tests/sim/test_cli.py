@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+
+from fleet.cli import main
 
 
 def test_serve_writes_kubeconfigs_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -55,3 +60,52 @@ def test_serve_writes_kubeconfigs_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_faults_command_sets_and_clears_a_running_clusters_faults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleet.cli",
+            "sim",
+            "serve",
+            "--clusters",
+            "2",
+            "--kubeconfig-dir",
+            str(tmp_path),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "serving" not in process.stderr.readline():
+            pass
+        kubeconfig = tmp_path / "cluster-2.kubeconfig"
+        assert main(["sim", "faults", "--kubeconfig", str(kubeconfig), "--error-rate", "1"]) == 0
+        assert json.loads(capsys.readouterr().out)["error_rate"] == 1.0
+        failing = subprocess.run(
+            ["kubectl", "--kubeconfig", str(kubeconfig), "get", "configmaps"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        healthy = subprocess.run(
+            ["kubectl", "--kubeconfig", str(tmp_path / "cluster-1.kubeconfig"), "get", "ns"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert failing.returncode != 0
+        assert healthy.returncode == 0
+        assert main(["sim", "faults", "--kubeconfig", str(kubeconfig), "--clear"]) == 0
+        assert json.loads(capsys.readouterr().out)["error_rate"] == 0.0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)

@@ -1,7 +1,14 @@
-"""Measurements for fleet.sim: start time and RSS with many clusters, SSA rate, watch latency.
+"""Test clusters benchmark: fleet.sim at 1,000 clusters, and fleet.sim beside a real kube-apiserver.
 
-Run: `.venv/bin/python -m tests.sim.bench_sim [--clusters 1000]`. The server runs in its own
-process (`python -m fleet.sim.cli serve`) so its RSS and CPU are not mixed with the client's.
+Prints one JSON document:
+- one `fleet sim serve` process with N clusters: start-to-ready time, RSS idle, RSS once every
+  cluster was used, RSS after 10 Deployments applied to each;
+- side by side in this run, against one sim cluster and one real kube-apiserver (the e2e harness,
+  with its etcd): server-side apply requests per second (8 in flight, 50 Deployments re-applied
+  with force) and watch delivery latency (ConfigMap POST sent -> its watch event read).
+
+The servers run in their own processes, so their RSS and CPU are not mixed with the client's.
+Not a test: nothing fails on speed. `make bench`, or `.venv/bin/python bench/clusters_bench.py`.
 """
 
 from __future__ import annotations
@@ -163,7 +170,43 @@ async def _watch_latency(server: str, token: str, context: ssl.SSLContext, n: in
     return latencies
 
 
-async def main(clusters: int) -> None:
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * fraction) - 1)]
+
+
+async def _side(server: str, token: str, context: ssl.SSLContext) -> dict[str, Any]:
+    rate = await _ssa_rate(server, token, context, 5.0)
+    latencies = await _watch_latency(server, token, context, 200)
+    return {
+        "ssa_requests_per_second": round(rate, 1),
+        "watch_latency_ms": {
+            "n": len(latencies),
+            "median": round(statistics.median(latencies) * 1000, 2),
+            "p99": round(_percentile(latencies, 0.99) * 1000, 2),
+        },
+    }
+
+
+async def _real_side(bin_dir: Path) -> dict[str, Any]:
+    from e2e.realapi import RealClusters
+
+    with tempfile.TemporaryDirectory() as tmp:
+        harness = RealClusters(0, Path(tmp), bin_dir)
+        try:
+            hub = (await asyncio.to_thread(harness.start))[0]
+            assert hub.token is not None
+            context = ssl.create_default_context(cafile=str(hub.ca_file))
+            result = await _side(hub.server, hub.token, context)
+            result["rss_mib"] = {k: round(v / 2**20, 1) for k, v in harness.rss_bytes().items()}
+            result["start_seconds"] = round(harness.startup_seconds or 0.0, 2)
+            return result
+        finally:
+            await asyncio.to_thread(harness.stop)
+
+
+async def main(clusters: int, bin_dir: Path) -> dict[str, Any]:
+    report: dict[str, Any] = {"benchmark": "test clusters", "machine_cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         start = time.monotonic()
@@ -171,7 +214,8 @@ async def main(clusters: int) -> None:
             [
                 sys.executable,
                 "-m",
-                "fleet.sim.cli",
+                "fleet.cli",
+                "sim",
                 "serve",
                 "--clusters",
                 str(clusters),
@@ -186,41 +230,36 @@ async def main(clusters: int) -> None:
         try:
             while "serving" not in process.stderr.readline():
                 pass
-            ready = time.monotonic() - start
-            print(
-                f"clusters={clusters} process start to ready (incl. interpreter, imports, "
-                f"{clusters} kubeconfig files): {ready:.2f}s"
-            )
-            print(f"RSS idle: {_rss_mib(process.pid):.1f} MiB")
+            sim: dict[str, Any] = {
+                "clusters": clusters,
+                "start_to_ready_seconds": round(time.monotonic() - start, 2),
+                "rss_idle_mib": round(_rss_mib(process.pid), 1),
+            }
             t = time.monotonic()
             await _touch_all(directory, clusters)
-            print(
-                f"first request to every cluster: {time.monotonic() - t:.2f}s, "
-                f"RSS with all clusters live: {_rss_mib(process.pid):.1f} MiB"
-            )
+            sim["first_request_to_every_cluster_seconds"] = round(time.monotonic() - t, 2)
+            sim["rss_all_clusters_used_mib"] = round(_rss_mib(process.pid), 1)
             took = await _populate(directory, clusters, 10)
             await asyncio.sleep(1)  # let the status agent settle the workloads
-            print(
-                f"{clusters * 10} Deployments applied across the clusters in {took:.1f}s "
-                f"({clusters * 10 / took:.0f}/s); RSS: {_rss_mib(process.pid):.1f} MiB"
-            )
+            sim["deployments_applied"] = clusters * 10
+            sim["apply_all_seconds"] = round(took, 1)
+            sim["rss_after_apply_mib"] = round(_rss_mib(process.pid), 1)
             server, token, context = _cluster(directory / "cluster-1.kubeconfig")
-            rate = await _ssa_rate(server, token, context, 5.0)
-            print(f"SSA (apply-patch+yaml, 8 in flight, 50 deployments): {rate:.0f} req/s")
-            lat = await _watch_latency(server, token, context, 200)
-            lat.sort()
-            print(
-                f"watch latency (POST sent -> event read), n={len(lat)}: "
-                f"median {statistics.median(lat) * 1000:.2f} ms, "
-                f"p99 {lat[int(len(lat) * 0.99) - 1] * 1000:.2f} ms"
-            )
-            print(f"RSS at end: {_rss_mib(process.pid):.1f} MiB")
+            report["sim_process"] = sim
+            report["one_sim_cluster"] = await _side(server, token, context)
         finally:
             process.terminate()
             process.wait(timeout=20)
+    if (bin_dir / "kube-apiserver").exists():
+        report["one_real_kube_apiserver"] = await _real_side(bin_dir)
+    else:
+        report["one_real_kube_apiserver"] = f"skipped: no kube-apiserver in {bin_dir}"
+    return report
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--clusters", type=int, default=1000)
-    asyncio.run(main(parser.parse_args().clusters))
+    parser.add_argument("--bin-dir", type=Path, default=Path(".cache/bin"))
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.clusters, args.bin_dir)), indent=2))
