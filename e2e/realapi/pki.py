@@ -11,19 +11,18 @@ Files are written 0600 inside a directory the caller created 0700.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from fleet.sim.certs import Authority, key_pem, name
 
 _VALIDITY = timedelta(days=7)  # test clusters live minutes; a week covers clock skew and soaks
-_BACKDATE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -46,120 +45,38 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, now: datetime
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + _VALIDITY)
-    )
-
-
 def make_cluster_pki(directory: Path, cluster: str, admin_user: str) -> ClusterPki:
     """Create the CA, serving, admin-client and service-account keys of `cluster` in `directory`.
 
     The serving certificate names 127.0.0.1, ::1 and localhost (where the harness listens) plus
     the in-cluster names, so a kubeconfig may use any of them.
     """
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"fleet-e2e-ca-{cluster}")])
-    ca_cert = (
-        _builder(ca_name, ca_name, ca_key.public_key(), now)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    authority = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
-
-    def leaf(
-        subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None
-    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            _builder(subject, ca_name, key.public_key(), now)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(authority, critical=False)
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return builder.sign(ca_key, hashes.SHA256()), key
-
-    serving, serving_key = leaf(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kube-apiserver-{cluster}")]),
+    authority = Authority.create(name(f"fleet-e2e-ca-{cluster}"), _VALIDITY)
+    serving, serving_key = authority.issue(
+        name(f"kube-apiserver-{cluster}"),
         ExtendedKeyUsageOID.SERVER_AUTH,
         [
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1")),
-            x509.DNSName("localhost"),
-            x509.DNSName("kubernetes"),
-            x509.DNSName("kubernetes.default"),
-            x509.DNSName("kubernetes.default.svc"),
-            x509.DNSName("kubernetes.default.svc.cluster.local"),
+            "127.0.0.1",
+            "::1",
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
         ],
     )
-    client, client_key = leaf(
-        x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
-                x509.NameAttribute(NameOID.COMMON_NAME, admin_user),
-            ]
-        ),
-        ExtendedKeyUsageOID.CLIENT_AUTH,
-        None,
+    client, client_key = authority.issue(
+        name(admin_user, "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH
     )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = serialization.Encoding.PEM
     return ClusterPki(
-        ca_cert=_write(directory / "ca.crt", ca_cert.public_bytes(pem)),
+        ca_cert=_write(directory / "ca.crt", authority.cert.public_bytes(pem)),
         serving_cert=_write(directory / "apiserver.crt", serving.public_bytes(pem)),
-        serving_key=_write(directory / "apiserver.key", _key_pem(serving_key)),
+        serving_key=_write(directory / "apiserver.key", key_pem(serving_key)),
         client_cert=_write(directory / "admin.crt", client.public_bytes(pem)),
-        client_key=_write(directory / "admin.key", _key_pem(client_key)),
-        sa_key=_write(directory / "sa.key", _key_pem(sa_key)),
+        client_key=_write(directory / "admin.key", key_pem(client_key)),
+        sa_key=_write(directory / "sa.key", key_pem(sa_key)),
         sa_pub=_write(
             directory / "sa.pub",
             sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo),
