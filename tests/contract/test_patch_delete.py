@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import aiohttp
 import anyio
 import pytest
@@ -107,3 +109,24 @@ async def test_deleting_an_owner_deletes_its_dependents(
                 if response.status == 404:
                     break
             await anyio.sleep(0.2)
+
+
+async def test_deleting_a_namespace_deletes_its_contents_then_itself(
+    http: aiohttp.ClientSession,
+) -> None:
+    name = f"contract-gone-{uuid.uuid4().hex[:8]}"
+    await _create(http, "api/v1/namespaces", {"metadata": {"name": name}})
+    await _create(http, f"api/v1/namespaces/{name}/configmaps", config_map("content"))
+    async with http.delete(f"api/v1/namespaces/{name}") as response:
+        assert response.status in (200, 202)
+    async with http.get(f"api/v1/namespaces/{name}") as response:
+        body = await response.json()
+    assert response.status == 404 or body["status"]["phase"] == "Terminating"
+    with anyio.fail_after(60):
+        while True:
+            async with http.get(f"api/v1/namespaces/{name}") as response:
+                if response.status == 404:
+                    break
+            await anyio.sleep(0.3)
+    async with http.get(f"api/v1/namespaces/{name}/configmaps/content") as response:
+        assert response.status == 404
