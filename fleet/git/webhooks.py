@@ -1,0 +1,158 @@
+"""Push webhooks from GitHub, GitLab, Gitea and Bitbucket Server: verify, match, refresh.
+
+Order matters for safety: the body is size-limited (413) and the signature or token checked
+with `hmac.compare_digest` before the JSON is even parsed, so an unauthenticated sender can make
+fleet do nothing but hash at most `max_body` bytes. A provider with no configured secret is
+refused (401): unlike Argo CD, fleet never acts on unsigned webhooks. Only repositories the
+event names, and that the cache already holds, are refreshed, in the background: the sender
+gets 202 at once (senders time out after ~10 s; a fetch may take longer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from fleet.git.cache import RepoCache
+from fleet.git.urls import redact_url, repo_identity
+
+log = structlog.get_logger("fleet.git.webhook")
+
+MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_PATH = "/api/webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecrets:
+    """Shared secrets per provider; None = that provider's webhooks are refused."""
+
+    github: str | None = field(default=None, repr=False)
+    gitlab: str | None = field(default=None, repr=False)
+    gitea: str | None = field(default=None, repr=False)
+    bitbucket_server: str | None = field(default=None, repr=False)
+
+
+def _provider(headers: Any) -> str | None:
+    # Gitea also sends X-GitHub-Event (compatibility): test for it first.
+    if "X-Gitea-Event" in headers:
+        return "gitea"
+    if "X-Gitlab-Event" in headers:
+        return "gitlab"
+    if "X-GitHub-Event" in headers:
+        return "github"
+    if "X-Event-Key" in headers and "X-Hub-Signature" in headers:
+        return "bitbucket_server"
+    return None
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def _hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(provider: str, secrets: WebhookSecrets, headers: Any, body: bytes) -> bool:
+    """True when the request carries the provider's valid signature (or token) for `body`."""
+    secret: str | None = getattr(secrets, provider)
+    if not secret:
+        return False
+    if provider == "gitlab":
+        return _same(headers.get("X-Gitlab-Token", ""), secret)
+    if provider == "gitea":
+        given = headers.get("X-Gitea-Signature", "").removeprefix("sha256=")
+        return _same(given, _hmac_hex(secret, body))
+    header = "X-Hub-Signature-256" if provider == "github" else "X-Hub-Signature"
+    return _same(headers.get(header, ""), "sha256=" + _hmac_hex(secret, body))
+
+
+def _is_push(provider: str, headers: Any) -> bool:
+    if provider == "github":
+        return bool(headers.get("X-GitHub-Event") == "push")
+    if provider == "gitea":
+        return bool(headers.get("X-Gitea-Event") == "push")
+    if provider == "gitlab":
+        return headers.get("X-Gitlab-Event") in ("Push Hook", "Tag Push Hook", "System Hook")
+    return headers.get("X-Event-Key") in ("repo:refs_changed", "repo:push")
+
+
+def _strings(*values: Any) -> Iterator[str]:
+    for value in values:
+        if isinstance(value, str) and value:
+            yield value
+
+
+def payload_urls(provider: str, payload: Any) -> list[str]:
+    """Every URL by which the pushed repository is named in the event."""
+    if not isinstance(payload, dict):
+        return []
+    urls: list[str] = []
+    if provider in ("github", "gitea"):
+        repo = payload.get("repository") or {}
+        if isinstance(repo, dict):
+            keys = ("clone_url", "ssh_url", "html_url", "git_url", "url")
+            urls += _strings(*(repo.get(k) for k in keys))
+    elif provider == "gitlab":
+        for section in ("project", "repository"):
+            node = payload.get(section) or {}
+            if isinstance(node, dict):
+                keys = ("git_http_url", "git_ssh_url", "web_url", "url", "homepage")
+                urls += _strings(*(node.get(k) for k in keys))
+    else:
+        repo = payload.get("repository") or {}
+        links = repo.get("links", {}) if isinstance(repo, dict) else {}
+        if isinstance(links, dict):
+            for kind in ("clone", "self"):
+                for link in links.get(kind) or []:
+                    if isinstance(link, dict):
+                        urls += _strings(link.get("href"))
+    return urls
+
+
+def make_webhook_app(
+    cache: RepoCache,
+    secrets: WebhookSecrets,
+    *,
+    path: str = WEBHOOK_PATH,
+    max_body: int = MAX_BODY_BYTES,
+) -> web.Application:
+    """An aiohttp application with `POST path`; the cache must be running (`async with`)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > max_body:
+            return web.json_response({"error": "body too large"}, status=413)
+        try:
+            body = await request.read()  # client_max_size enforces max_body when unannounced
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
+        provider = _provider(request.headers)
+        if provider is None:
+            return web.json_response({"error": "unknown webhook provider"}, status=400)
+        if not verify(provider, secrets, request.headers, body):
+            log.warning("webhook rejected: bad or missing signature", provider=provider)
+            return web.json_response({"error": "invalid signature"}, status=401)
+        if not _is_push(provider, request.headers):
+            return web.json_response({"ignored": "not a push event"}, status=200)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        named = {repo_identity(url) for url in payload_urls(provider, payload)}
+        matched = [url for url in cache.repositories() if repo_identity(url) in named]
+        for url in matched:
+            cache.request_refresh(url)
+        shown = [redact_url(url) for url in matched]
+        log.info("webhook push", provider=provider, refreshing=shown)
+        return web.json_response({"refreshing": shown}, status=202)
+
+    app = web.Application(client_max_size=max_body)
+    app.router.add_post(path, handle)
+    return app
