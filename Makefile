@@ -34,6 +34,7 @@ test: lint typecheck unit
 bench: $(STAMP) kube-binaries
 	$(BIN)/python bench/generators_bench.py
 	$(BIN)/python bench/git_bench.py
+	PYTHONPATH=. $(BIN)/python bench/clusters_registry_bench.py
 	PYTHONPATH=. $(BIN)/python bench/clusters_bench.py --bin-dir $(KUBE_BIN)
 
 clean:

@@ -10,6 +10,7 @@ from pathlib import Path
 import structlog
 
 from fleet import __version__
+from fleet.clusters.commands import register as register_cluster_commands
 from fleet.logging import configure_logging
 from fleet.render import (
     InputError,
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--hang", action=argparse.BooleanOptionalAction, help="never answer")
     faults.add_argument("--clear", action="store_true", help="reset all faults first")
     faults.set_defaults(handler=_sim_faults)
+    register_cluster_commands(commands)
     return parser
 
 

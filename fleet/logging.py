@@ -14,6 +14,21 @@ import structlog
 _configured = False
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at write time.
+
+    structlog's PrintLogger keeps the file object it was given; when something replaces
+    `sys.stderr` later (a test runner's capture, a daemoniser), writes must follow it rather than
+    go to a closed stream.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     global _configured
     if _configured:
@@ -36,7 +51,8 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        # Not cached: a logger keeps following the configuration (tests raise the level).
+        cache_logger_on_first_use=False,
     )
     _configured = True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from fleet.git import RepoCache
 from tests.git.support import GitDaemon, Upstream
@@ -14,6 +16,15 @@ from tests.git.support import GitDaemon, Upstream
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _debug_logs() -> Iterator[None]:
+    """Every event reaches the log checks, whatever another test configured before."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -1,0 +1,390 @@
+"""The connection manager: one client per cluster, bounded concurrency, health probes, breakers.
+
+Every other component gets cluster access from here (`async with manager.use(name) as api:` or
+`manager.client(name)`) and never builds clients itself. Why one owner: per-cluster limits,
+timeouts and the circuit breaker only protect the process if nobody goes around them, and a
+cluster's client must be closed exactly once, when it is removed or its credentials change.
+
+Each cluster has its own probe task inside the manager's task group, so a hanging cluster only
+ever delays its own probe (bounded by `probe_timeout`). Probes run every `probe_interval`
+(+-20% jitter) while the breaker is closed, and on the breaker's exponential backoff while it
+is open (each of those is the half-open trial). A global `probe_limiter` keeps 1,000 clusters
+from opening 1,000 TLS handshakes at the same instant.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from types import TracebackType
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.clusters.breaker import CircuitBreaker, State
+from fleet.clusters.credentials import ExecProvider
+from fleet.clusters.probe import ProbeResult, failure, probe
+from fleet.kube import (
+    CircuitOpen,
+    ClusterNotRegistered,
+    Credentials,
+    KubeError,
+    ServerError,
+    Unauthorized,
+    Unreachable,
+    build_api_client,
+    translate,
+)
+
+log = structlog.get_logger("fleet.clusters")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterHealth:
+    """What the manager knows about a cluster; the source of its `status`."""
+
+    reachable: bool | None = None
+    ready: bool | None = None
+    reason: str = "Pending"
+    message: str = ""
+    server_version: str | None = None
+    latency_ms: int | None = None
+    last_probe: float | None = None
+    """Unix time of the last completed probe."""
+    last_transition: float | None = None
+    breaker: str = State.CLOSED.value
+    probes: int = 0
+    """Probes completed since registration (tests and the bench watch it advance)."""
+
+
+StatusSink = Callable[[str, ClusterHealth], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerSettings:
+    concurrency_per_cluster: int = 8
+    pool_limit: int = 8
+    probe_interval: float = 10.0
+    probe_timeout: float = 5.0
+    probe_concurrency: int = 64
+    breaker_threshold: int = 3
+    breaker_base: float = 1.0
+    breaker_cap: float = 60.0
+    status_refresh: float = 60.0
+    """Write status at least this often even when nothing changed (lastProbeTime, latency)."""
+    check_access: bool = True
+    keepalive: float = 2.0
+    """Seconds an idle connection stays open: shorter than the probe interval, so an idle
+    cluster holds no TLS connection (~300 KiB each) between probes; busy clusters keep theirs."""
+
+
+class _Slot:
+    """One ApiClient and how many users hold it; closed once retired and unused."""
+
+    __slots__ = ("active", "api", "retired")
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self.active = 0
+        self.retired = False
+
+    async def release(self) -> None:
+        self.active -= 1
+        if self.retired and self.active == 0:
+            await _close(self.api)
+
+    async def retire(self) -> None:
+        self.retired = True
+        if self.active == 0:
+            await _close(self.api)
+
+
+async def _close(api: ApiClient) -> None:
+    with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+        await api.close()
+
+
+class _Entry:
+    def __init__(
+        self,
+        name: str,
+        credentials: Credentials,
+        exec_provider: ExecProvider | None,
+        settings: ManagerSettings,
+    ) -> None:
+        self.name = name
+        self.credentials = credentials
+        self.fingerprint = credentials.fingerprint()
+        self.exec_provider = exec_provider
+        self.slot = _Slot(
+            build_api_client(
+                credentials, pool_limit=settings.pool_limit, keepalive=settings.keepalive
+            )
+        )
+        self.limiter = anyio.CapacityLimiter(settings.concurrency_per_cluster)
+        self.breaker = CircuitBreaker(
+            threshold=settings.breaker_threshold,
+            base=settings.breaker_base,
+            cap=settings.breaker_cap,
+        )
+        self.health = ClusterHealth()
+        self.last_written = 0.0
+        self.wake = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self.log = log.bind(cluster=name)
+        self.probes = 0
+
+
+def _counts_against_breaker(error: BaseException) -> bool:
+    """Only failures that say "this cluster is not serving" open the breaker; a 404 or 409 is
+    an answer, and 401/403 are reported as not Ready without hammering the server."""
+    return isinstance(error, Unreachable | ServerError)
+
+
+class ClusterManager:
+    """Use as `async with ClusterManager(settings, status_sink) as manager:`."""
+
+    def __init__(
+        self, settings: ManagerSettings | None = None, status_sink: StatusSink | None = None
+    ) -> None:
+        self.settings = settings or ManagerSettings()
+        self.status_sink = status_sink
+        self.probe_limiter = anyio.CapacityLimiter(self.settings.probe_concurrency)
+        self._entries: dict[str, _Entry] = {}
+        self._tg: TaskGroup | None = None
+
+    async def __aenter__(self) -> ClusterManager:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        for entry in list(self._entries.values()):
+            entry.scope.cancel()
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            for name in list(self._entries):
+                entry = self._entries.pop(name)
+                await entry.slot.retire()
+            self._tg = None
+
+    # -- registration ----------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    async def upsert(
+        self, name: str, credentials: Credentials, exec_provider: ExecProvider | None = None
+    ) -> bool:
+        """Register a cluster or replace its credentials. Returns True if a new client was
+        built (new cluster or changed credentials); unchanged credentials are a no-op, so
+        callers may resync freely. The old client is closed once its last user is done."""
+        if self._tg is None:
+            raise RuntimeError("ClusterManager used outside `async with`")
+        entry = self._entries.get(name)
+        if (
+            entry is not None
+            and entry.fingerprint == credentials.fingerprint()
+            and entry.exec_provider is exec_provider  # a new provider: the plugin changed
+        ):
+            return False
+        new = _Entry(name, credentials, exec_provider, self.settings)
+        if entry is None:
+            self._entries[name] = new
+            self._tg.start_soon(self._probe_loop, new, name=f"probe {name}")
+            new.log.info("cluster.registered", server=credentials.server)
+            return True
+        old_slot = entry.slot
+        entry.slot, entry.credentials, entry.fingerprint = new.slot, credentials, new.fingerprint
+        entry.exec_provider = exec_provider
+        entry.breaker.record_success()
+        entry.log.info("cluster.credentials_changed", server=credentials.server)
+        await old_slot.retire()
+        self.probe_soon(name)
+        return True
+
+    async def remove(self, name: str) -> None:
+        """Forget a cluster: stop its probes and close its client (after in-flight users)."""
+        entry = self._entries.pop(name, None)
+        if entry is None:
+            return
+        entry.scope.cancel()
+        await entry.slot.retire()
+        entry.log.info("cluster.removed")
+
+    def probe_soon(self, name: str) -> None:
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.wake.set()
+
+    # -- access ------------------------------------------------------------------------------
+
+    def _entry(self, name: str) -> _Entry:
+        entry = self._entries.get(name)
+        if entry is None:
+            raise ClusterNotRegistered(f"cluster {name!r} is not registered")
+        return entry
+
+    def health(self, name: str) -> ClusterHealth:
+        return self._entry(name).health
+
+    def client(self, name: str) -> ApiClient:
+        """The cluster's client, or CircuitOpen at once while its breaker is not closed.
+
+        Prefer `use()`, which also holds a concurrency slot and feeds the breaker."""
+        entry = self._entry(name)
+        if entry.breaker.state is not State.CLOSED:
+            raise CircuitOpen(
+                f"cluster {name!r} is unreachable; next probe in "
+                f"{entry.breaker.seconds_until_retry():.1f}s"
+            )
+        return entry.slot.api
+
+    @asynccontextmanager
+    async def use(self, name: str) -> AsyncIterator[ApiClient]:
+        """Hold one of the cluster's concurrency slots and its client for a unit of work.
+
+        Failures inside are translated to KubeError; connection failures and 5xx count
+        towards the cluster's breaker."""
+        entry = self._entry(name)
+        self.client(name)
+        async with entry.limiter:
+            self.client(name)  # the breaker may have opened while we waited for the slot
+            slot = entry.slot
+            slot.active += 1
+            try:
+                yield slot.api
+            except Exception as exc:
+                mapped = translate(exc)
+                if mapped is not None and _counts_against_breaker(mapped):
+                    self._record_failure(entry, mapped)
+                if mapped is not None and mapped is not exc:
+                    raise mapped from None
+                raise
+            finally:
+                await slot.release()
+
+    # -- probing -----------------------------------------------------------------------------
+
+    async def probe_now(self, name: str) -> ClusterHealth:
+        """Probe one cluster immediately (tests, `fleet cluster add`) and return its health."""
+        entry = self._entry(name)
+        await self._probe_once(entry)
+        return entry.health
+
+    async def wait_for(
+        self, name: str, predicate: Callable[[ClusterHealth], bool], timeout: float
+    ) -> ClusterHealth:
+        """Poll the in-memory health until `predicate` holds (TimeoutError otherwise)."""
+        with anyio.fail_after(timeout):
+            while True:
+                entry = self._entries.get(name)
+                if entry is not None and entry.health.last_probe and predicate(entry.health):
+                    return entry.health
+                await anyio.sleep(0.02)
+
+    def _next_delay(self, entry: _Entry) -> float:
+        if entry.probes == 0:
+            return 0.0
+        if entry.breaker.state is not State.CLOSED:
+            return max(0.05, entry.breaker.seconds_until_retry())
+        return self.settings.probe_interval * random.uniform(0.8, 1.2)
+
+    async def _probe_loop(self, entry: _Entry) -> None:
+        with entry.scope:
+            while True:
+                with anyio.move_on_after(self._next_delay(entry)):
+                    await entry.wake.wait()
+                entry.wake = anyio.Event()
+                if not entry.breaker.allow():
+                    continue
+                await self._probe_once(entry)
+
+    async def _probe_once(self, entry: _Entry) -> None:
+        entry.probes += 1
+        async with self.probe_limiter:
+            try:
+                result = await probe(
+                    entry.slot.api,
+                    timeout=self.settings.probe_timeout,
+                    check_access=self.settings.check_access,
+                )
+            except KubeError as error:  # e.g. an exec plugin that failed (ExecError)
+                result = failure(error)
+            except ValueError as error:  # CredentialsError from the exec provider
+                result = ProbeResult(True, False, "CredentialsError", str(error))
+        if isinstance(result.error, Unauthorized) and entry.exec_provider is not None:
+            entry.exec_provider.invalidate()
+        if result.error is not None and _counts_against_breaker(result.error):
+            self._record_failure(entry, result.error)
+        elif result.reachable:
+            entry.breaker.record_success()
+        await self._update(entry, result)
+
+    def _record_failure(self, entry: _Entry, error: KubeError) -> None:
+        before = entry.breaker.state
+        entry.breaker.record_failure()
+        if entry.breaker.state is State.OPEN and before is not State.OPEN:
+            entry.log.warning(
+                "cluster.breaker_open",
+                reason=error.reason,
+                failures=entry.breaker.failures,
+                retry_in=round(entry.breaker.seconds_until_retry(), 2),
+            )
+
+    async def _update(self, entry: _Entry, result: ProbeResult) -> None:
+        now = time.time()
+        old = entry.health
+        changed = (old.reachable, old.ready, old.reason) != (
+            result.reachable,
+            result.ready,
+            result.reason,
+        )
+        entry.health = ClusterHealth(
+            reachable=result.reachable,
+            ready=result.ready,
+            reason=result.reason,
+            message=result.message,
+            server_version=result.server_version or old.server_version,
+            latency_ms=result.latency_ms if result.latency_ms is not None else old.latency_ms,
+            last_probe=now,
+            last_transition=now if changed else old.last_transition,
+            breaker=entry.breaker.state.value,
+            probes=old.probes + 1,
+        )
+        if changed:
+            entry.log.info(
+                "cluster.health_changed",
+                ready=result.ready,
+                reachable=result.reachable,
+                reason=result.reason,
+                message=result.message,
+            )
+        due = now - entry.last_written >= self.settings.status_refresh
+        if self.status_sink is not None and (changed or due):
+            entry.last_written = now
+            try:
+                await self.status_sink(entry.name, entry.health)
+            except Exception as exc:  # status is best effort; the next change retries it
+                mapped = translate(exc)
+                entry.log.warning(
+                    "cluster.status_write_failed",
+                    error=mapped.reason if mapped else type(exc).__name__,
+                )
+                entry.last_written = 0.0
+                entry.health = replace(entry.health)

@@ -1,0 +1,120 @@
+"""Own list-then-watch loop over raw JSON (no kubernetes_asyncio Watch).
+
+Why not the library's Watch: it opens its own session per watch, retries a 410 once then
+raises, hands bookmarks back as raw dicts and has no inactivity timeout (field notes). This
+loop lists, watches from the list's resourceVersion with bookmarks and a server-side timeout,
+re-lists on 410 or any error (with capped backoff), and treats a silent stream as dead after
+`inactivity` seconds. The caller sees a full snapshot (`on_reset`) after every list and single
+events (`on_event`) in between.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+import structlog
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.kube.calls import call, request_json
+from fleet.kube.errors import Gone, KubeError, from_status
+
+log = structlog.get_logger("fleet.kube.watch")
+
+OnReset = Callable[[list[dict[str, Any]]], Awaitable[None]]
+OnEvent = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def _auth_headers(api: ApiClient) -> dict[str, str]:
+    auth = await api.configuration.auth_settings()
+    headers = dict(api.default_headers)
+    headers["Accept"] = "application/json"
+    token = auth.get("BearerToken", {}).get("value")
+    if token:
+        headers["Authorization"] = token
+    return headers
+
+
+async def _stream(
+    api: ApiClient,
+    path: str,
+    query: Mapping[str, str],
+    on_event: OnEvent,
+    inactivity: float,
+) -> str:
+    """Watch until the server ends the stream; returns the last resourceVersion seen."""
+    resource_version = query["resourceVersion"]
+    session: aiohttp.ClientSession = api.rest_client.pool_manager
+    headers = await _auth_headers(api)
+
+    async def open_() -> aiohttp.ClientResponse:
+        return await session.get(
+            str(api.configuration.host) + path,
+            params=dict(query),
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(sock_connect=5, sock_read=inactivity),
+        )
+
+    response = await call(open_, timeout=inactivity)
+    async with response:
+        if response.status >= 400:
+            raise from_status(response.status, await response.read(), response.headers)
+        while True:
+            line = await call(response.content.readline, timeout=inactivity + 1)
+            if not line:
+                return resource_version
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                raise from_status(int(obj.get("code") or 500), obj)
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            if isinstance(rv, str) and rv:
+                resource_version = rv
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                await on_event(kind, obj)
+
+
+async def list_and_watch(
+    api: ApiClient,
+    path: str,
+    *,
+    on_reset: OnReset,
+    on_event: OnEvent,
+    label_selector: str | None = None,
+    server_timeout: int = 60,
+    inactivity: float = 90.0,
+    request_timeout: float = 10.0,
+    max_backoff: float = 30.0,
+) -> None:
+    """Run forever (until cancelled), keeping the caller in sync with the collection `path`."""
+    backoff = 0.5
+    while True:
+        try:
+            query = {"labelSelector": label_selector} if label_selector else {}
+            listing = await request_json(api, "GET", path, query=query, timeout=request_timeout)
+            await on_reset(list(listing.get("items") or []))
+            rv = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+            backoff = 0.5
+            while True:
+                watch_query = {
+                    **query,
+                    "watch": "1",
+                    "allowWatchBookmarks": "true",
+                    "resourceVersion": rv,
+                    "timeoutSeconds": str(server_timeout),
+                }
+                rv = await _stream(api, path, watch_query, on_event, inactivity)
+        except Gone:
+            log.debug("watch.relist", path=path)
+            continue
+        except KubeError as error:
+            log.warning("watch.failed", path=path, error=error.reason, message=error.message)
+        except ValueError:
+            log.warning("watch.failed", path=path, error="InvalidJSON")
+        await anyio.sleep(backoff)
+        backoff = min(max_backoff, backoff * 2)

@@ -1,0 +1,157 @@
+"""The manager under injected faults (fleet.sim only: the real servers cannot be told to hang)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import anyio
+import pytest
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.clusters.manager import ClusterManager
+from fleet.kube import CircuitOpen, Credentials, get_version
+from tests.clusters.harness import (
+    FAST,
+    Env,
+    Member,
+    condition,
+    put_cluster,
+    put_secret,
+    ready,
+    reason_is,
+    running,
+    wait_cluster,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def creds(member: Member) -> Credentials:
+    return Credentials(server=member.server, token=member.token, ca_pem=member.ca_pem)
+
+
+async def test_an_unreachable_cluster_shows_reachable_false_and_recovers_by_itself(
+    sim_env: Env, sim_hub: ApiClient, sim_namespace: str
+) -> None:
+    member, ns = sim_env.members[0], sim_namespace
+    await put_secret(sim_hub, ns, "m1", {"token": member.token, "ca.crt": member.ca_pem})
+    await put_cluster(sim_hub, ns, "m1", member.server, "m1")
+    async with running(sim_env, ns):
+        await wait_cluster(sim_hub, ns, "m1", ready)
+        member.sim.faults.refuse = True
+        obj = await wait_cluster(sim_hub, ns, "m1", reason_is("ConnectionRefused", "Reachable"))
+        assert condition(obj, "Reachable")["status"] == "False"
+        assert condition(obj, "Ready")["status"] == "False"
+        member.sim.faults.refuse = False
+        await wait_cluster(sim_hub, ns, "m1", ready)
+
+
+async def test_the_breaker_opens_after_n_failures_and_refuses_work_fast(sim_env: Env) -> None:
+    member = sim_env.members[0]
+    member.sim.faults.error_rate = 1.0
+    settings = replace(FAST, breaker_threshold=3, breaker_base=5.0, breaker_cap=5.0)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("m1", creds(member))
+        health = await manager.wait_for("m1", lambda h: h.breaker == "open", timeout=10)
+        assert health.probes == 3
+        started = time.perf_counter()
+        with pytest.raises(CircuitOpen):
+            async with manager.use("m1"):
+                pass
+        assert time.perf_counter() - started < 0.05
+
+
+async def test_the_breaker_half_opens_and_closes_when_the_cluster_is_back(sim_env: Env) -> None:
+    member = sim_env.members[0]
+    member.sim.faults.error_rate = 1.0
+    settings = replace(FAST, breaker_threshold=2, breaker_base=0.3, breaker_cap=0.3)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("m1", creds(member))
+        opened = await manager.wait_for("m1", lambda h: h.breaker == "open", timeout=10)
+        # still failing: the half-open trial fails and the breaker reopens
+        reopened = await manager.wait_for(
+            "m1", lambda h: h.probes > opened.probes and h.breaker == "open", timeout=5
+        )
+        assert reopened.probes == opened.probes + 1
+        member.sim.faults.error_rate = 0.0
+        closed = await manager.wait_for("m1", lambda h: bool(h.ready), timeout=5)
+        assert closed.breaker == "closed"
+        async with manager.use("m1") as api:
+            assert (await get_version(api)).startswith("v1.")
+
+
+async def test_a_hanging_cluster_does_not_delay_probes_of_the_others(sim_env: Env) -> None:
+    dead, alive = sim_env.members
+    dead.sim.faults.hang = True
+    settings = replace(FAST, probe_interval=0.1, probe_timeout=3.0)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("dead", creds(dead))
+        await manager.upsert("alive", creds(alive))
+        await anyio.sleep(1.5)
+        assert manager.health("alive").probes >= 5
+        assert manager.health("alive").ready
+        assert manager.health("dead").probes == 0  # its first probe is still waiting (3 s)
+        dead.sim.faults.hang = False
+
+
+async def test_a_hanging_cluster_is_reported_as_timeout(sim_env: Env) -> None:
+    member = sim_env.members[0]
+    member.sim.faults.hang = True
+    async with ClusterManager(replace(FAST, probe_timeout=0.3)) as manager:
+        await manager.upsert("m1", creds(member))
+        health = await manager.wait_for("m1", lambda h: h.reason == "Timeout", timeout=5)
+        assert health.reachable is False
+        member.sim.faults.hang = False
+
+
+async def test_use_holds_one_of_the_clusters_concurrency_slots(sim_env: Env) -> None:
+    member = sim_env.members[0]
+    settings = replace(FAST, concurrency_per_cluster=2)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("m1", creds(member))
+        inside = 0
+        peak = 0
+
+        async def work() -> None:
+            nonlocal inside, peak
+            async with manager.use("m1"):
+                inside += 1
+                peak = max(peak, inside)
+                await anyio.sleep(0.05)
+                inside -= 1
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(work)
+        assert peak == 2
+
+
+async def test_changed_credentials_rebuild_the_client_and_close_the_old_one(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    async with ClusterManager(FAST) as manager:
+        await manager.upsert("m1", replace(creds(member), token="wrong"))
+        await manager.wait_for("m1", lambda h: h.reason == "Unauthorized", timeout=5)
+        old = manager.client("m1")
+        assert await manager.upsert("m1", creds(member))
+        assert not await manager.upsert("m1", creds(member))  # unchanged: no-op
+        assert old.rest_client.pool_manager.closed
+        await manager.wait_for("m1", lambda h: bool(h.ready), timeout=5)
+
+
+async def test_the_hub_watch_recovers_from_a_dropped_connection_and_compaction(
+    sim_env: Env, sim_hub: ApiClient, sim_namespace: str
+) -> None:
+    member, ns = sim_env.members[0], sim_namespace
+    await put_secret(sim_hub, ns, "m1", {"token": "stale", "ca.crt": member.ca_pem})
+    await put_cluster(sim_hub, ns, "m1", member.server, "m1")
+    async with running(sim_env, ns):
+        await wait_cluster(sim_hub, ns, "m1", reason_is("Unauthorized"))
+        sim_env.hub.sim.faults.refuse = True  # the registry's watches break
+        await anyio.sleep(0.3)
+        sim_env.hub.sim.compact_history()  # their resourceVersions are now gone (410)
+        sim_env.hub.sim.faults.refuse = False
+        await put_secret(sim_hub, ns, "m1", {"token": member.token, "ca.crt": member.ca_pem})
+        await wait_cluster(sim_hub, ns, "m1", ready, timeout=20)
