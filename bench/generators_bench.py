@@ -107,7 +107,7 @@ def make_inputs(root: Path) -> dict[str, Path]:
 
 def library_run(appset_path: str, clusters_path: str, repo_dir: str) -> None:
     """Child process: parse inputs, then time `expand()` alone."""
-    from fleet.render import load_clusters
+    from fleet.appset_render import load_clusters
     from generators.base import Environment
     from generators.expand import expand
     from generators.model import parse_application_set

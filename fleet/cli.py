@@ -10,14 +10,14 @@ from pathlib import Path
 import structlog
 
 from fleet import __version__
-from fleet.clusters.commands import register as register_cluster_commands
-from fleet.logging import configure_logging
-from fleet.render import (
+from fleet.appset_render import (
     InputError,
     format_applications,
     parse_repo_mappings,
     render_applications,
 )
+from fleet.clusters.commands import register as register_cluster_commands
+from fleet.logging import configure_logging
 
 EXIT_BAD_INPUT = 2
 
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _appset_render(args: argparse.Namespace) -> int:
-    log = structlog.get_logger("fleet.render")
+    log = structlog.get_logger("fleet.appset_render")
     applications, warnings = render_applications(
         args.appset,
         clusters_path=args.clusters,

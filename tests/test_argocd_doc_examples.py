@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fleet.render import InputError, render_applications
+from fleet.appset_render import InputError, render_applications
 from tests.conftest import MakeRepo
 
 CASES = Path(__file__).parent / "fixtures" / "argocd_docs"

@@ -1,0 +1,175 @@
+"""Locating helm/kustomize/kubectl and running them with a timeout, a cap and a bare environment.
+
+Why a bare environment: a render runs repository content (Helm templates, kustomize plugins are
+off) and must never see the controller's credentials (KUBECONFIG, cloud tokens, git askpass), nor
+reach a cluster. HOME and Helm's cache/config/data homes point into a fresh temp directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+from .errors import RENDER_FAILED, TIMEOUT, TOO_LARGE, TOOL_MISSING, RenderError
+
+DEFAULT_BIN_DIR = Path(".cache/bin")
+DEFAULT_TIMEOUT = 90.0
+DEFAULT_OUTPUT_LIMIT = 64 * 1024 * 1024
+_STDERR_LIMIT = 64 * 1024
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class RenderTools:
+    """Paths of the render binaries (None: not installed) and the limits for running them."""
+
+    helm: Path | None = None
+    kustomize: Path | None = None
+    kubectl: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+
+    @classmethod
+    def discover(
+        cls,
+        bin_dir: Path | str | None = DEFAULT_BIN_DIR,
+        *,
+        path: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    ) -> RenderTools:
+        """Each tool from `bin_dir` first (built by tools/render-binaries), then from PATH.
+
+        `path` overrides the PATH searched (os.environ's by default); "" searches nothing.
+        """
+        search = os.environ.get("PATH", "") if path is None else path
+
+        def find(name: str) -> Path | None:
+            if bin_dir is not None:
+                candidate = Path(bin_dir) / name
+                if candidate.is_file() and os.access(candidate, os.X_OK):
+                    return candidate.resolve()
+            found = shutil.which(name, path=search) if search else None
+            return Path(found).resolve() if found else None
+
+        return cls(
+            helm=find("helm"),
+            kustomize=find("kustomize"),
+            kubectl=find("kubectl"),
+            timeout=timeout,
+            output_limit=output_limit,
+        )
+
+
+def bare_environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a render subprocess: no inherited variables but a fixed PATH."""
+    env = {
+        "PATH": _PATH,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(home),
+        "HELM_CACHE_HOME": str(home / "helm-cache"),
+        "HELM_CONFIG_HOME": str(home / "helm-config"),
+        "HELM_DATA_HOME": str(home / "helm-data"),
+        "KUBECONFIG": str(home / "no-kubeconfig"),
+    }
+    env.update(extra or {})
+    return env
+
+
+async def _read_capped(stream: ByteReceiveStream, limit: int, sink: list[bytes]) -> bool:
+    """Read a stream into `sink` up to `limit` bytes; True when more was available (truncated)."""
+    size = 0
+    async for chunk in stream:
+        if size + len(chunk) > limit:
+            sink.append(chunk[: limit - size])
+            return True
+        sink.append(chunk)
+        size += len(chunk)
+    return False
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group the tool leads (it was started in a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def run_tool(
+    tool: Path | None,
+    name: str,
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    tools: RenderTools,
+    extra_env: Mapping[str, str] | None = None,
+) -> bytes:
+    """Run `tool args...` in `cwd`; its stdout, or RenderError (ToolMissing, Timeout, ...).
+
+    anyio.open_process rather than run_process: the output is capped while it streams, so a
+    chart that renders gigabytes cannot exhaust memory.
+    """
+    if tool is None:
+        raise RenderError(TOOL_MISSING, f"{name} is not installed (tools/render-binaries/build.sh)")
+    with tempfile.TemporaryDirectory(prefix=f"fleet-{name}-") as home_dir:
+        env = bare_environment(Path(home_dir), extra_env)
+        stdout: list[bytes] = []
+        stderr: list[bytes] = []
+        overflow = [False]
+        finished = False
+
+        async def drain_stdout(stream: ByteReceiveStream) -> None:
+            if await _read_capped(stream, tools.output_limit, stdout):
+                overflow[0] = True
+                _kill_group(process.pid)
+
+        async def drain_stderr(stream: ByteReceiveStream) -> None:
+            if await _read_capped(stream, _STDERR_LIMIT, stderr):
+                async for _ in stream:  # keep draining so the tool never blocks on a full pipe
+                    pass
+
+        try:
+            with anyio.fail_after(tools.timeout):
+                process = await anyio.open_process(
+                    [str(tool), *args],
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                try:
+                    async with anyio.create_task_group() as group:
+                        assert process.stdout is not None and process.stderr is not None
+                        group.start_soon(drain_stdout, process.stdout)
+                        group.start_soon(drain_stderr, process.stderr)
+                        await process.wait()
+                    finished = True  # exited and both pipes closed: nothing left to kill
+                finally:
+                    if not finished:
+                        # The whole session: a wrapper's children would keep the pipes open.
+                        _kill_group(process.pid)
+                    with anyio.CancelScope(shield=True):
+                        await process.aclose()
+        except TimeoutError:
+            raise RenderError(
+                TIMEOUT, f"{name} did not finish within {tools.timeout:g} s"
+            ) from None
+        except OSError as error:
+            raise RenderError(TOOL_MISSING, f"cannot run {name} ({tool}): {error}") from None
+        if overflow[0]:
+            raise RenderError(TOO_LARGE, f"{name} output exceeds {tools.output_limit} bytes")
+        if process.returncode != 0:
+            message = b"".join(stderr).decode(errors="replace").strip()
+            message = message.replace(str(cwd), ".") or f"exit status {process.returncode}"
+            raise RenderError(RENDER_FAILED, f"{name} {args[0] if args else ''}: {message}")
+        return b"".join(stdout)

@@ -1,0 +1,476 @@
+"""SyncEngine: compare, sync (waves, health gates, prune, retry) and status for one Application
+on one cluster.
+
+The controller builds one engine per (Application, cluster) with that cluster's ApiClient
+(`ClusterManager.client(name)`), calls `sync(manifests, revision)` when Git moves or auto-sync
+asks, and runs `SelfHealer(engine).run` in its task group to react to drift. All cluster I/O is
+through `fleet.kube` (bounded, typed errors); objects are compared with a server-side dry-run
+apply (`diff.py`), so a sync with nothing to change makes no write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import structlog
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.kube import KubeError, NotFound
+from fleet.sync import apply as applier
+from fleet.sync import appraise, discovery, ordering, prune
+from fleet.sync.diff import changed_paths, differs
+from fleet.sync.discovery import Resource, UnknownKind
+from fleet.sync.inventory import Key, ResourceState, describe, key_of
+from fleet.sync.spec import AppSpec
+from fleet.sync.status import AppStatus, Operation, ResourceResult, now
+from fleet.sync.tracking import COMPARE_OPTIONS, SYNC_OPTIONS, options, stamp
+
+Obj = dict[str, Any]
+
+
+class SyncFailed(Exception):
+    """One sync attempt failed (an apply error, a Degraded object, a wave timeout)."""
+
+
+@dataclass
+class Planned:
+    """One desired object, resolved and compared with the cluster."""
+
+    key: Key
+    obj: Obj  # stamped desired object
+    resource: Resource | None
+    live: Obj | None
+    out_of_sync: bool
+    message: str = ""
+    options: frozenset[str] = frozenset()
+
+
+@dataclass
+class Comparison:
+    plans: dict[Key, Planned] = field(default_factory=dict)
+    extraneous: dict[Key, tuple[Resource, Obj]] = field(default_factory=dict)
+
+    @property
+    def in_sync(self) -> bool:
+        return not any(p.out_of_sync for p in self.plans.values()) and not any(
+            "IgnoreExtraneous" not in options(live, COMPARE_OPTIONS)
+            for _, live in self.extraneous.values()
+        )
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        api: ApiClient,
+        spec: AppSpec,
+        *,
+        cluster: str = "",
+        status: dict[str, Any] | None = None,
+        wave_timeout: float = 120.0,
+        health_interval: float = 0.25,
+        concurrency: int = 16,
+        timeout: float = 10.0,
+    ) -> None:
+        self.api = api
+        self.spec = spec
+        self.cluster = cluster
+        self.discovery = discovery.for_client(api)
+        self.status = AppStatus.from_dict(status)
+        self.wave_timeout = wave_timeout
+        self.health_interval = health_interval
+        self.timeout = timeout
+        self.writes = 0
+        """Write requests this engine sent (applies, creates, deletes; not dry-runs)."""
+        self.desired: dict[Key, Planned] = {}
+        self.verified: dict[Key, tuple[str, str]] = {}
+        """Key -> (desired document, resourceVersion) known to be in sync (written or checked)."""
+        self.write_lock = anyio.Lock()
+        self.kinds_changed = anyio.Event()
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self.log = structlog.get_logger("fleet.sync").bind(
+            app=f"{spec.app.namespace}/{spec.app.name}", cluster=cluster
+        )
+
+    # -- compare -------------------------------------------------------------------------------
+
+    def _apply_options(self, plan_options: frozenset[str]) -> applier.ApplyOptions:
+        opts = self.spec.sync_options | plan_options
+        return applier.ApplyOptions(
+            force=True,
+            validate="Validate=false" not in opts,
+            replace="Replace=true" in opts,
+            timeout=self.timeout,
+        )
+
+    async def _resolve(self, obj: Obj, wait: float = 0.0) -> tuple[Resource, Obj]:
+        res = await self.discovery.resolve(
+            str(obj.get("apiVersion", "")), str(obj.get("kind")), wait=wait
+        )
+        out = dict(obj)
+        meta = dict(out.get("metadata") or {})
+        if res.namespaced and not meta.get("namespace") and self.spec.namespace:
+            meta["namespace"] = self.spec.namespace
+        elif not res.namespaced:
+            meta.pop("namespace", None)
+        out["metadata"] = meta
+        return res, stamp(self.spec.app, out)
+
+    async def predict(self, plan: Planned) -> Obj:
+        """The object as it would be after fleet's apply (server-side dry run)."""
+        assert plan.resource is not None
+        opts = self._apply_options(plan.options)
+        if opts.replace:
+            return await applier.replace(
+                self.api, plan.resource, plan.obj, plan.live, opts, dry_run=True
+            )
+        return await applier.server_side_apply(
+            self.api, plan.resource, plan.obj, opts, dry_run=True
+        )
+
+    async def plan(
+        self,
+        obj: Obj,
+        *,
+        wait: float = 0.0,
+        live: Obj | None = None,
+        resolved: tuple[Resource, Obj] | None = None,
+    ) -> Planned:
+        """Resolve and compare one desired object (GETs it unless `live` is given)."""
+        opts = frozenset(options(obj, SYNC_OPTIONS))
+        try:
+            res, stamped = resolved or await self._resolve(obj, wait)
+        except UnknownKind as error:
+            return Planned(
+                key_of(obj), stamp(self.spec.app, obj), None, None, True, str(error), opts
+            )
+        key = key_of(stamped)
+        if live is None:
+            live = await applier.get(self.api, res, stamped, timeout=self.timeout)
+        plan = Planned(key, stamped, res, live, True, "", opts)
+        if live is None:
+            plan.message = "missing"
+            return plan
+        fingerprint = json.dumps(stamped, sort_keys=True)
+        live_version = str(live["metadata"].get("resourceVersion", ""))
+        if self.verified.get(key) == (fingerprint, live_version):
+            plan.out_of_sync = False  # unchanged on both sides since fleet last checked it
+            return plan
+        try:
+            predicted = await self.predict(plan)
+        except NotFound:  # e.g. its namespace does not exist yet
+            plan.message = "dry run: not found"
+            return plan
+        except KubeError as error:
+            plan.message = f"dry run failed: {error.message}"
+            return plan
+        plan.out_of_sync = differs(predicted, live, self.spec.ignore)
+        if not plan.out_of_sync:
+            self.verified[key] = (fingerprint, live_version)
+        else:
+            plan.message = "differs: " + ", ".join(
+                changed_paths(predicted, live, self.spec.ignore)[:5]
+            )
+        return plan
+
+    async def _inventory_resources(self, plans: dict[Key, Planned]) -> set[Resource]:
+        found = {p.resource for p in plans.values() if p.resource is not None}
+        for state in self.status.resources.values():
+            api_version = f"{state.group}/{state.version}" if state.group else state.version
+            try:
+                found.add(await self.discovery.resolve(api_version, state.kind))
+            except UnknownKind:
+                continue
+        return found
+
+    async def compare(self, manifests: Sequence[Obj]) -> Comparison:
+        """Compare every desired object with the cluster, and find what left Git.
+
+        Live state comes from one labelled LIST per resource type (not a GET per object); an
+        object unchanged on both sides since fleet last verified it (same desired document,
+        same resourceVersion) needs no dry run, so a no-op resync costs a few LISTs.
+        """
+        resolved: dict[int, tuple[Resource, Obj]] = {}
+        for index, obj in enumerate(manifests):
+            with contextlib.suppress(UnknownKind):
+                resolved[index] = await self._resolve(obj)
+        resources = {res for res, _ in resolved.values()}
+        resources |= await self._inventory_resources({})
+        owned = await prune.list_owned(self.api, self.spec.app, resources, timeout=self.timeout)
+        plans: dict[Key, Planned] = {}
+
+        async def one(index: int, obj: Obj) -> None:
+            found = resolved.get(index)
+            live = owned[key_of(found[1])][1] if found and key_of(found[1]) in owned else None
+            async with self._limiter:
+                plan = await self.plan(obj, live=live, resolved=found)
+            plans[plan.key] = plan
+
+        async with anyio.create_task_group() as tg:
+            for index, obj in enumerate(manifests):
+                tg.start_soon(one, index, obj)
+        comparison = Comparison(plans, {k: v for k, v in owned.items() if k not in plans})
+        self._record_comparison(comparison)
+        return comparison
+
+    def _record_comparison(self, comparison: Comparison) -> None:
+        states: dict[Key, ResourceState] = {}
+        for key, plan in comparison.plans.items():
+            health = appraise.assess(plan.live)
+            version = str(plan.obj.get("apiVersion", "")).rpartition("/")[2]
+            states[key] = ResourceState(
+                key[0],
+                version,
+                key[1],
+                key[2],
+                key[3],
+                "OutOfSync" if plan.out_of_sync else "Synced",
+                health.status if health else None,
+                health.message if health else "",
+            )
+        for key, (res, _live) in comparison.extraneous.items():
+            states[key] = ResourceState(
+                key[0], res.version, key[1], key[2], key[3], "OutOfSync", requires_pruning=True
+            )
+        self.status.resources = states
+        self.status.sync_status = "Synced" if comparison.in_sync else "OutOfSync"
+        self.refresh_health()
+        self.desired = comparison.plans
+        self.kinds_changed.set()
+
+    def refresh_health(self) -> None:
+        self.status.health = appraise.worst(
+            s.health
+            for s in self.status.resources.values()
+            if s.health is not None and not s.requires_pruning
+        )
+
+    def refresh_sync_status(self) -> None:
+        out = any(
+            s.status == "OutOfSync" and not s.requires_pruning
+            for s in self.status.resources.values()
+        )
+        self.status.sync_status = "OutOfSync" if out else self.status.sync_status
+        if not out and not any(s.requires_pruning for s in self.status.resources.values()):
+            self.status.sync_status = "Synced"
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    async def sync(
+        self,
+        manifests: Sequence[Obj],
+        revision: str = "",
+        *,
+        prune_enabled: bool | None = None,
+        allow_empty: bool | None = None,
+    ) -> Operation:
+        """One sync operation, retried per `syncPolicy.retry`; returns the operation state."""
+        log = self.log.bind(revision=revision)
+        op = Operation(revision=revision)
+        self.status.operation = op
+        policy = self.spec.retry
+        attempt = 0
+        while True:
+            op.results = []
+            try:
+                async with self.write_lock:
+                    await self._sync_once(manifests, op, log, prune_enabled, allow_empty)
+                op.phase, op.message = "Succeeded", "successfully synced (all tasks run)"
+                break
+            except (SyncFailed, KubeError) as error:
+                op.message = str(error)
+                log.warning("sync.attempt_failed", attempt=attempt, error=op.message)
+            attempt += 1
+            if not policy.allows(attempt):
+                op.phase = "Failed"
+                break
+            op.retry_count = attempt
+            delay = policy.backoff(attempt)
+            op.message = f"{op.message} (retrying attempt #{attempt} after {delay:g}s)"
+            await anyio.sleep(delay)
+        op.finished_at = now()
+        self.status.revision = revision
+        self.status.record_history(op)
+        log.info("sync.finished", phase=op.phase, retries=op.retry_count, writes=self.writes)
+        return op
+
+    async def _ensure_namespace(self) -> None:
+        name = self.spec.namespace
+        if not name or not self.spec.option("CreateNamespace"):
+            return
+        res = await self.discovery.resolve("v1", "Namespace")
+        obj: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        if await applier.get(self.api, res, obj, timeout=self.timeout) is None:
+            # Not tracked on purpose: a namespace fleet creates for the app is never pruned.
+            await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
+            self.writes += 1
+
+    async def write(self, plan: Planned) -> Obj:
+        """Apply one planned object (SSA, or PUT with Replace=true)."""
+        assert plan.resource is not None
+        opts = self._apply_options(plan.options)
+        if opts.replace:
+            result = await applier.replace(self.api, plan.resource, plan.obj, plan.live, opts)
+        else:
+            result = await applier.server_side_apply(self.api, plan.resource, plan.obj, opts)
+        self.writes += 1
+        version = str(result["metadata"].get("resourceVersion", ""))
+        self.verified[plan.key] = (json.dumps(plan.obj, sort_keys=True), version)
+        return result
+
+    async def _sync_once(
+        self,
+        manifests: Sequence[Obj],
+        op: Operation,
+        log: Any,
+        prune_enabled: bool | None,
+        allow_empty: bool | None,
+    ) -> None:
+        comparison = await self.compare(manifests)
+        await self._ensure_namespace()
+        by_key = {id(p.obj): p for p in comparison.plans.values()}
+        failures: list[str] = []
+        for step in ordering.waves([p.obj for p in comparison.plans.values()]):
+            step_plans = [by_key[id(o)] for o in step]
+            applied = await self._apply_step(step_plans, op, failures)
+            if failures:
+                raise SyncFailed("; ".join(failures[:5]))
+            await self._wait_healthy(step_plans, applied)
+        await self._prune(comparison, op, prune_enabled, allow_empty)
+        self.refresh_sync_status()
+        self.refresh_health()
+        log.debug("sync.once_done", results=len(op.results))
+
+    async def _apply_step(
+        self, step: list[Planned], op: Operation, failures: list[str]
+    ) -> dict[Key, Obj]:
+        """Apply the out-of-sync objects of one step, kind by kind (each kind concurrently)."""
+        applied: dict[Key, Obj] = {}
+        groups: dict[tuple[int, int, int, str], list[Planned]] = {}
+        for plan in step:
+            groups.setdefault(ordering.sort_key(plan.obj)[:4], []).append(plan)
+
+        async def one(plan: Planned) -> None:
+            async with self._limiter:
+                if plan.resource is None:  # a custom resource whose CRD was just applied
+                    fresh = await self.plan(plan.obj, wait=10.0)
+                    plan.resource, plan.obj, plan.live = fresh.resource, fresh.obj, fresh.live
+                    plan.out_of_sync = fresh.out_of_sync
+                if not plan.out_of_sync:
+                    return
+                wave = ordering.wave_of(plan.obj)
+                try:
+                    applied[plan.key] = await self.write(plan)
+                except KubeError as error:
+                    failures.append(f"{describe(plan.key)}: {error.message}")
+                    op.results.append(self._result(plan, "SyncFailed", error.message, wave))
+                    return
+                verb = "created" if plan.live is None else "configured"
+                op.results.append(
+                    self._result(plan, "Synced", f"{plan.key[1].lower()} {verb}", wave)
+                )
+                self._mark(plan.key, "Synced", applied[plan.key])
+
+        for key in sorted(groups):
+            async with anyio.create_task_group() as tg:
+                for plan in groups[key]:
+                    tg.start_soon(one, plan)
+        return applied
+
+    def _result(self, plan: Planned, status: str, message: str, wave: int) -> ResourceResult:
+        version = str(plan.obj.get("apiVersion", "")).rpartition("/")[2]
+        g, k, ns, name = plan.key
+        return ResourceResult(g, version, k, ns, name, status, message, wave=wave)
+
+    def _mark(self, key: Key, sync: str, live: Obj | None) -> None:
+        state = self.status.resources.get(key)
+        if state is None:
+            return
+        state.status = sync
+        health = appraise.assess(live)
+        state.health = health.status if health else None
+        state.health_message = health.message if health else ""
+
+    async def _wait_healthy(self, step: list[Planned], applied: dict[Key, Obj]) -> None:
+        """Gate between waves: every object of the step Healthy (or without health)."""
+        pending: dict[Key, Planned] = {}
+        for plan in step:
+            latest = applied.get(plan.key, plan.live)
+            health = appraise.assess(latest)
+            if health is None or health.status in ("Healthy", "Suspended"):
+                continue
+            if health.status == "Degraded" and plan.key not in applied:
+                raise SyncFailed(f"{describe(plan.key)} is Degraded: {health.message}")
+            pending[plan.key] = plan
+        if not pending:
+            return
+        with anyio.move_on_after(self.wave_timeout) as scope:
+            while pending:
+                await anyio.sleep(self.health_interval)
+                for key, plan in list(pending.items()):
+                    assert plan.resource is not None
+                    live = await applier.get(
+                        self.api, plan.resource, plan.obj, timeout=self.timeout
+                    )
+                    self._mark(key, "Synced", live)
+                    health = appraise.assess(live)
+                    if health is None or health.status in ("Healthy", "Suspended"):
+                        del pending[key]
+                    elif health.status == "Degraded":
+                        self.refresh_health()
+                        raise SyncFailed(f"{describe(key)} is Degraded: {health.message}")
+        if scope.cancelled_caught:
+            names = ", ".join(describe(k) for k in list(pending)[:3])
+            raise SyncFailed(f"wave not healthy after {self.wave_timeout:g}s: {names}")
+
+    async def _prune(
+        self,
+        comparison: Comparison,
+        op: Operation,
+        enabled: bool | None,
+        allow_empty: bool | None,
+    ) -> None:
+        """Delete what left Git (reverse apply order), honouring Prune=false and allowEmpty."""
+        do_prune = self.spec.prune if enabled is None else enabled
+        allowed = self.spec.allow_empty if allow_empty is None else allow_empty
+        self.status.clear_condition("SyncError")
+        if not comparison.plans and not allowed:
+            if comparison.extraneous:
+                self.status.set_condition(
+                    "SyncError", "the render is empty: nothing pruned (set allowEmpty to allow)"
+                )
+            return
+        policy = prune.propagation(self.spec.sync_options)
+        for key, (res, live) in sorted(
+            comparison.extraneous.items(), key=lambda kv: ordering.sort_key(kv[1][1]), reverse=True
+        ):
+            g, k, ns, name = key
+            if prune.keeps(live):
+                op.results.append(
+                    ResourceResult(
+                        g, res.version, k, ns, name, "PruneSkipped", "ignored (Prune=false)", "Sync"
+                    )
+                )
+                continue
+            if not do_prune:
+                op.results.append(
+                    ResourceResult(
+                        g,
+                        res.version,
+                        k,
+                        ns,
+                        name,
+                        "PruneSkipped",
+                        "ignored (requires pruning)",
+                        "Sync",
+                    )
+                )
+                continue
+            await applier.delete(self.api, res, live, propagation=policy, timeout=self.timeout)
+            self.writes += 1
+            self.status.resources.pop(key, None)
+            op.results.append(ResourceResult(g, res.version, k, ns, name, "Pruned", "pruned"))

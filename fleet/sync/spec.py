@@ -1,0 +1,47 @@
+"""What the engine needs from an Application: identity, destination, syncPolicy, ignore rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.sync.ignore import IgnoreRule
+from fleet.sync.retry import RetryPolicy
+from fleet.sync.tracking import AppRef
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    app: AppRef
+    namespace: str = ""  # spec.destination.namespace: default for namespaced objects
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+    allow_empty: bool = False
+    sync_options: frozenset[str] = frozenset()
+    ignore: tuple[IgnoreRule, ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def option(self, name: str, value: str = "true") -> bool:
+        return f"{name}={value}" in self.sync_options
+
+    @classmethod
+    def from_application(cls, application: Mapping[str, Any]) -> AppSpec:
+        """From an Argo CD Application document (`metadata`, `spec`)."""
+        meta = application.get("metadata") or {}
+        spec = application.get("spec") or {}
+        policy = spec.get("syncPolicy") or {}
+        automated = policy.get("automated")
+        auto = automated or {}
+        return cls(
+            app=AppRef(str(meta.get("namespace") or "argocd"), str(meta.get("name", ""))),
+            namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+            automated=automated is not None,
+            prune=bool(auto.get("prune")),
+            self_heal=bool(auto.get("selfHeal")),
+            allow_empty=bool(auto.get("allowEmpty")),
+            sync_options=frozenset(str(o) for o in policy.get("syncOptions") or ()),
+            ignore=tuple(IgnoreRule.parse(r) for r in spec.get("ignoreDifferences") or ()),
+            retry=RetryPolicy.parse(policy.get("retry")),
+        )

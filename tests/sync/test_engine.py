@@ -1,0 +1,291 @@
+"""The sync engine against a cluster: fleet.sim and a real kube-apiserver (each test twice)."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+from kubernetes_asyncio import client
+
+from fleet.kube import request_json
+from fleet.sync.ignore import IgnoreRule
+from fleet.sync.retry import RetryPolicy
+from fleet.sync.selfheal import SelfHealer
+from fleet.sync.tracking import ANNOTATION, LABEL
+from tests.sync.conftest import count_requests
+from tests.sync.helpers import (
+    configmap,
+    deployment,
+    engine,
+    get_cm,
+    gone,
+    manual_edit,
+    rv,
+    with_annotations,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_first_sync_creates_everything(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    op = await eng.sync([configmap("a"), configmap("b"), deployment("web")], "rev1")
+    assert op.phase == "Succeeded", op.message
+    for name in ("a", "b"):
+        live = await get_cm(api, namespace, name)
+        assert live is not None
+        assert live["metadata"]["labels"][LABEL] == eng.spec.app.label_value
+        assert live["metadata"]["annotations"][ANNOTATION] == (
+            f"argocd/{eng.spec.app.name}:/ConfigMap:{namespace}/{name}"
+        )
+    status = eng.status.to_dict()
+    assert status["sync"] == {"status": "Synced", "revision": "rev1"}
+    assert status["health"]["status"] == "Healthy"
+    assert {r["name"] for r in status["resources"]} == {"a", "b", "web"}
+    assert len(status["operationState"]["syncResult"]["resources"]) == 3
+    assert status["history"][-1]["revision"] == "rev1"
+
+
+async def test_git_change_updates_only_changed_objects(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace)
+    await eng.sync([configmap("a"), configmap("b")], "rev1")
+    before_a, before_b = await get_cm(api, namespace, "a"), await get_cm(api, namespace, "b")
+    requests = count_requests(api)
+    op = await eng.sync([configmap("a"), configmap("b", {"key": "changed"})], "rev2")
+    assert op.phase == "Succeeded"
+    assert rv(await get_cm(api, namespace, "a")) == rv(before_a)
+    after_b = await get_cm(api, namespace, "b")
+    assert (
+        after_b is not None and after_b["data"] == {"key": "changed"} and rv(after_b) > rv(before_b)
+    )
+    assert len(requests.writes) == 1
+    assert [r.name for r in op.results] == ["b"]
+
+
+async def test_removed_manifest_is_pruned(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    await eng.sync([configmap("a"), configmap("gone")], "rev1")
+    op = await eng.sync([configmap("a")], "rev2")
+    assert op.phase == "Succeeded"
+    assert await gone(api, namespace, "gone")
+    assert [(r.name, r.status) for r in op.results] == [("gone", "Pruned")]
+    assert {r["name"] for r in eng.status.to_dict()["resources"]} == {"a"}
+
+
+async def test_prune_false_object_survives(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    keep = with_annotations(configmap("keep"), {"argocd.argoproj.io/sync-options": "Prune=false"})
+    await eng.sync([configmap("a"), keep], "rev1")
+    op = await eng.sync([configmap("a")], "rev2")
+    assert await get_cm(api, namespace, "keep") is not None
+    assert [(r.name, r.status) for r in op.results] == [("keep", "PruneSkipped")]
+
+
+async def test_object_without_matching_tracking_annotation_is_never_pruned(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace)
+    await eng.sync([configmap("a")], "rev1")
+    foreign = configmap("foreign")
+    foreign["metadata"]["labels"] = {LABEL: eng.spec.app.label_value}  # label copied, no id
+    await request_json(api, "POST", f"/api/v1/namespaces/{namespace}/configmaps", body=foreign)
+    await eng.sync([configmap("a")], "rev2")
+    assert await get_cm(api, namespace, "foreign") is not None
+
+
+async def test_empty_render_does_not_prune(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    await eng.sync([configmap("a")], "rev1")
+    await eng.sync([], "rev2")
+    assert await get_cm(api, namespace, "a") is not None
+    assert eng.status.conditions[0]["type"] == "SyncError"
+
+
+async def test_empty_render_prunes_with_allow_empty(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    await eng.sync([configmap("a")], "rev1")
+    await eng.sync([], "rev2", allow_empty=True)
+    assert await gone(api, namespace, "a")
+
+
+async def test_waves_apply_in_order(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    wave = "argocd.argoproj.io/sync-wave"
+    manifests = [
+        with_annotations(configmap("late"), {wave: "5"}),
+        with_annotations(configmap("early"), {wave: "-1"}),
+        deployment("middle"),
+    ]
+    op = await eng.sync(manifests, "rev1")
+    assert op.phase == "Succeeded", op.message
+    early, late = await get_cm(api, namespace, "early"), await get_cm(api, namespace, "late")
+    mid = await request_json(api, "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/middle")
+    assert rv(early) < int(mid["metadata"]["resourceVersion"]) < rv(late)
+    assert [r.name for r in op.results] == ["early", "middle", "late"]
+
+
+async def test_no_writes_when_nothing_changed(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace)
+    manifests = [configmap("a"), configmap("b"), deployment("web")]
+    await eng.sync(manifests, "rev1")
+    before = await get_cm(api, namespace, "a")
+    requests = count_requests(api)
+    writes = eng.writes
+    op = await eng.sync(manifests, "rev1")
+    assert op.phase == "Succeeded"
+    assert requests.writes == [] and eng.writes == writes
+    assert rv(await get_cm(api, namespace, "a")) == rv(before)
+
+
+async def test_manual_edit_is_reverted_with_self_heal(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, self_heal=True)
+    await eng.sync([configmap("a")], "rev1")
+    healer = SelfHealer(eng)
+    async with anyio.create_task_group() as tg:
+        await tg.start(healer.run)
+        await manual_edit(api, namespace, "a", "edited")
+        with anyio.fail_after(10):
+            while (await get_cm(api, namespace, "a") or {}).get("data") != {"key": "a"}:
+                await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    assert healer.corrections >= 1
+    assert eng.status.sync_status == "Synced"
+
+
+async def test_manual_edit_is_only_reported_without_self_heal(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, self_heal=False)
+    await eng.sync([configmap("a")], "rev1")
+    healer = SelfHealer(eng)
+    async with anyio.create_task_group() as tg:
+        await tg.start(healer.run)
+        requests = count_requests(api)
+        await manual_edit(api, namespace, "a", "edited")
+        edits = len(requests.writes)
+        with anyio.fail_after(10):
+            while eng.status.sync_status != "OutOfSync":
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.3)
+        tg.cancel_scope.cancel()
+    assert len(requests.writes) == edits == 1  # only the manual edit itself
+    assert (await get_cm(api, namespace, "a") or {})["data"] == {"key": "edited"}
+    state = next(r for r in eng.status.to_dict()["resources"] if r["name"] == "a")
+    assert state["status"] == "OutOfSync"
+
+
+async def test_failing_deployment_is_degraded_and_retried(
+    api: client.ApiClient, namespace: str
+) -> None:
+    retry = RetryPolicy(limit=2, duration=0.2, factor=2.0, max_duration=1.0)
+    eng = engine(api, namespace, retry=retry)
+    started = time.monotonic()
+    op = await eng.sync([configmap("a"), deployment("bad", failing=True)], "rev1")
+    elapsed = time.monotonic() - started
+    assert op.phase == "Failed"
+    assert op.retry_count == 2
+    assert "Degraded" in op.message
+    assert eng.status.health == "Degraded"
+    assert elapsed >= 0.2 + 0.4  # both backoffs were waited
+    assert eng.status.history[-1]["result"] == "Failed"
+
+
+async def test_ignore_differences_hide_drift(api: client.ApiClient, namespace: str) -> None:
+    rule = IgnoreRule(kind="ConfigMap", json_pointers=("/data/key",))
+    eng = engine(api, namespace, ignore=(rule,))
+    await eng.sync([configmap("a")], "rev1")
+    await manual_edit(api, namespace, "a", "edited")
+    comparison = await eng.compare([configmap("a")])
+    assert comparison.in_sync
+
+
+async def test_restarted_engine_resync_makes_no_writes(
+    api: client.ApiClient, namespace: str
+) -> None:
+    manifests = [configmap("a"), deployment("web")]
+    first = engine(api, namespace)
+    await first.sync(manifests, "rev1")
+    restarted = engine(api, namespace)  # no verified cache: every object is dry-run compared
+    restarted.status = first.status
+    requests = count_requests(api)
+    op = await restarted.sync(manifests, "rev1")
+    assert op.phase == "Succeeded", op.message
+    assert requests.writes == []
+    assert any("dryRun=All" in url for _, url in requests.seen)
+
+
+async def test_custom_resource_is_applied_after_its_crd(
+    api: client.ApiClient, namespace: str
+) -> None:
+    group = f"{namespace}.example.com"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            }}],
+        },
+    }  # fmt: skip
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w"},
+              "spec": {"size": 3}}  # fmt: skip
+    eng = engine(api, namespace)
+    op = await eng.sync([widget, crd], "rev1")
+    try:
+        assert op.phase == "Succeeded", op.message
+        assert [r.kind for r in op.results] == ["CustomResourceDefinition", "Widget"]
+        live = await request_json(api, "GET", f"/apis/{group}/v1/namespaces/{namespace}/widgets/w")
+        assert live["spec"] == {"size": 3}
+    finally:
+        await request_json(
+            api,
+            "DELETE",
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}",
+        )
+
+
+async def test_replace_option_writes_with_put(api: client.ApiClient, namespace: str) -> None:
+    eng = engine(api, namespace, sync_options=("CreateNamespace=true", "Replace=true"))
+    await eng.sync([configmap("a")], "rev1")
+    requests = count_requests(api)
+    op = await eng.sync([configmap("a", {"key": "new"})], "rev2")
+    assert op.phase == "Succeeded", op.message
+    assert [m for m, _ in requests.writes] == ["PUT"]
+    assert (await get_cm(api, namespace, "a") or {})["data"] == {"key": "new"}
+
+
+async def test_deleted_object_is_recreated_with_self_heal(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, self_heal=True)
+    await eng.sync([configmap("a")], "rev1")
+    async with anyio.create_task_group() as tg:
+        await tg.start(SelfHealer(eng).run)
+        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
+        with anyio.fail_after(10):
+            while await get_cm(api, namespace, "a") is None:
+                await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+
+
+async def test_extraneous_object_with_ignore_extraneous_keeps_app_synced(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, prune=False)
+    extra = with_annotations(
+        configmap("extra"), {"argocd.argoproj.io/compare-options": "IgnoreExtraneous"}
+    )
+    await eng.sync([configmap("a"), extra], "rev1")
+    comparison = await eng.compare([configmap("a")])
+    assert list(comparison.extraneous) == [("", "ConfigMap", namespace, "extra")]
+    assert comparison.in_sync
+    assert eng.status.sync_status == "Synced"
