@@ -16,7 +16,9 @@ from fleet.appset_render import (
     parse_repo_mappings,
     render_applications,
 )
+from fleet.appcli.commands import register as register_app_commands
 from fleet.clusters.commands import register as register_cluster_commands
+from fleet.controllers.commands import register as register_controller_commands
 from fleet.logging import configure_logging
 
 EXIT_BAD_INPUT = 2
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--clear", action="store_true", help="reset all faults first")
     faults.set_defaults(handler=_sim_faults)
     register_cluster_commands(commands)
+    register_app_commands(commands)
+    register_controller_commands(commands)
     return parser
 
 

@@ -1,12 +1,13 @@
 """structlog configured once for the whole process: JSON for machines, readable for people.
 
 JSON lines when stderr is not a terminal (a pod, CI, a pipe), coloured key=value lines on a
-terminal. Logs go to stderr so that commands like `fleet appset render` keep stdout for data.
+terminal; `FLEET_LOG_FORMAT=json|console` forces one (deploy/ sets json). Logs go to stderr so that commands like `fleet appset render` keep stdout for data.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -33,6 +34,9 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     global _configured
     if _configured:
         return
+    forced = os.environ.get("FLEET_LOG_FORMAT", "").lower()
+    if json is None and forced in ("json", "console"):
+        json = forced == "json"
     use_json = not sys.stderr.isatty() if json is None else json
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,6 +31,7 @@ from fleet.clusters.credentials import (
     parse_kubeconfig,
     to_credentials,
 )
+from fleet.clusters.hub import hub_client
 from fleet.clusters.probe import probe
 from fleet.kube import Conflict, KubeError, NotFound, build_api_client, request_json
 
@@ -84,11 +84,7 @@ def _client(creds: SecretCredentials) -> ApiClient:
 
 
 def _hub(args: argparse.Namespace) -> ApiClient:
-    path = args.hub_kubeconfig
-    if path is None:
-        env = os.environ.get("KUBECONFIG", "")
-        path = Path(env.split(os.pathsep)[0]) if env else Path.home() / ".kube" / "config"
-    return _client(parse_kubeconfig(_kubeconfig_text(path), args.hub_context, where=str(path)))
+    return hub_client(args.hub_kubeconfig, args.hub_context)
 
 
 def _cluster_path(namespace: str) -> str:

@@ -123,7 +123,10 @@ class _Entry:
         self.exec_provider = exec_provider
         self.slot = _Slot(
             build_api_client(
-                credentials, pool_limit=settings.pool_limit, keepalive=settings.keepalive
+                credentials,
+                pool_limit=settings.pool_limit,
+                keepalive=settings.keepalive,
+                label=name,
             )
         )
         self.limiter = anyio.CapacityLimiter(settings.concurrency_per_cluster)

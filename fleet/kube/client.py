@@ -22,6 +22,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client import rest
 
 from fleet import __version__
+from fleet.kube.observe import trace_config
 
 USER_AGENT = f"fleet/{__version__}"
 DEFAULT_POOL_LIMIT = 16
@@ -102,6 +103,7 @@ class FleetApiClient(client.ApiClient):
         context: ssl.SSLContext,
         pool_limit: int,
         keepalive: float,
+        label: str = "",
     ) -> None:
         self.configuration = configuration
         self.pool_threads = 1
@@ -116,6 +118,7 @@ class FleetApiClient(client.ApiClient):
                     limit=pool_limit, ssl=context, keepalive_timeout=keepalive
                 ),
                 read_bufsize=2**21,
+                trace_configs=[trace_config(label)] if label else None,
             ),
         )
         self.rest_client = rest_client
@@ -129,13 +132,16 @@ def build_api_client(
     *,
     pool_limit: int = DEFAULT_POOL_LIMIT,
     keepalive: float = DEFAULT_KEEPALIVE,
+    label: str = "",
 ) -> client.ApiClient:
     """An ApiClient for one cluster. Must be created inside a running event loop; close it with
     `await api.close()` (the manager does) or `async with`.
 
     `keepalive` is how long an idle connection stays open. Each open TLS connection costs about
     300 KiB in this process (Python 3.11's SSL protocol keeps a 256 KiB buffer per connection),
-    so across 1,000 mostly idle clusters a short keep-alive is what bounds memory."""
+    so across 1,000 mostly idle clusters a short keep-alive is what bounds memory.
+
+    `label` (the cluster's name) turns on per-request observation (fleet.kube.observe)."""
     config = client.Configuration()
     config.host = credentials.server.rstrip("/")
     config.verify_ssl = not credentials.insecure
@@ -153,4 +159,4 @@ def build_api_client(
 
         config.api_key = {"BearerToken": ""}
         config.refresh_api_key_hook = refresh
-    return FleetApiClient(config, ssl_context(credentials), pool_limit, keepalive)
+    return FleetApiClient(config, ssl_context(credentials), pool_limit, keepalive, label)

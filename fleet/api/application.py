@@ -1,0 +1,204 @@
+"""The `Application` resource (fleet.gitops.dev/v1alpha1): Argo CD's Application, one source.
+
+`parse_application` checks what the controller relies on before it touches a cluster (one
+source with a repoURL, a destination naming exactly one of server or name) and reports the
+field path when something is wrong; the rest of the spec stays in `raw` for the components
+that read it (render, sync). `resolve_destination` turns the destination into the registered
+cluster it means, with Argo CD's error wording, and `to_fleet` relabels an Application the
+generators produced in Argo CD's group as fleet's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+GROUP = "fleet.gitops.dev"
+API_VERSION = f"{GROUP}/v1alpha1"
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+KIND = "Application"
+DEFAULT_PROJECT = "default"
+DEFAULT_REVISION = "HEAD"
+
+
+class InvalidApplicationError(ValueError):
+    """An Application does not match the schema; `path` is e.g. `spec.source.repoURL`."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class UnknownDestinationError(LookupError):
+    """The destination names no registered cluster (Argo CD's wording in the message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    repo_url: str
+    path: str = ""
+    target_revision: str = DEFAULT_REVISION
+    chart: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The whole `spec.source` (helm, kustomize, directory options) for the renderers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    server: str = ""
+    name: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    name: str
+    namespace: str
+    project: str
+    source: Source
+    destination: Destination
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _object(value: Any, path: str, *, required: bool = False) -> Mapping[str, Any]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidApplicationError(
+            path, "required object" if value is None else "expected an object"
+        )
+    return value
+
+
+def _string(value: Any, path: str, *, required: bool = False) -> str:
+    if value is None or value == "":
+        if required:
+            raise InvalidApplicationError(path, "required")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidApplicationError(path, "expected a string")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidApplicationError(path, "expected a boolean")
+    return value
+
+
+def _source(value: Any) -> Source:
+    source = _object(value, "spec.source", required=True)
+    return Source(
+        repo_url=_string(source.get("repoURL"), "spec.source.repoURL", required=True),
+        path=_string(source.get("path"), "spec.source.path"),
+        target_revision=_string(source.get("targetRevision"), "spec.source.targetRevision")
+        or DEFAULT_REVISION,
+        chart=_string(source.get("chart"), "spec.source.chart"),
+        raw=source,
+    )
+
+
+def _destination(value: Any) -> Destination:
+    dest = _object(value, "spec.destination", required=True)
+    server = _string(dest.get("server"), "spec.destination.server")
+    name = _string(dest.get("name"), "spec.destination.name")
+    if server and name:
+        raise InvalidApplicationError(
+            "spec.destination",
+            f"server {server!r} and name {name!r} are both set; set exactly one of server or"
+            " name (as Argo CD requires)",
+        )
+    if not server and not name:
+        raise InvalidApplicationError(
+            "spec.destination", "exactly one of server or name is required (as Argo CD requires)"
+        )
+    return Destination(
+        server=server,
+        name=name,
+        namespace=_string(dest.get("namespace"), "spec.destination.namespace"),
+    )
+
+
+def parse_application(obj: Mapping[str, Any]) -> Application:
+    """An Application from its JSON form (fleet's or Argo CD's apiVersion).
+
+    Errors name the field path (`spec.source.repoURL: required`).
+    """
+    if not isinstance(obj, Mapping):
+        raise InvalidApplicationError("(root)", "expected an object")
+    if obj.get("apiVersion") not in (None, API_VERSION, ARGO_API_VERSION):
+        raise InvalidApplicationError("apiVersion", f"expected {API_VERSION}")
+    if obj.get("kind") not in (None, KIND):
+        raise InvalidApplicationError("kind", f"expected {KIND}")
+    meta = _object(obj.get("metadata"), "metadata", required=True)
+    name = _string(meta.get("name"), "metadata.name", required=True)
+    spec = _object(obj.get("spec"), "spec", required=True)
+    if spec.get("sources") is not None:
+        raise InvalidApplicationError(
+            "spec.sources", "multiple sources are not supported by fleet; use spec.source"
+        )
+    policy = _object(spec.get("syncPolicy"), "spec.syncPolicy")
+    automated_value = policy.get("automated")
+    automated = _object(automated_value, "spec.syncPolicy.automated")
+    enabled = automated.get("enabled")
+    is_automated = automated_value is not None and enabled is not False
+    if enabled is not None:
+        _bool(enabled, "spec.syncPolicy.automated.enabled")
+    return Application(
+        name=name,
+        namespace=_string(meta.get("namespace"), "metadata.namespace"),
+        project=_string(spec.get("project"), "spec.project") or DEFAULT_PROJECT,
+        source=_source(spec.get("source")),
+        destination=_destination(spec.get("destination")),
+        automated=is_automated,
+        prune=_bool(automated.get("prune"), "spec.syncPolicy.automated.prune"),
+        self_heal=_bool(automated.get("selfHeal"), "spec.syncPolicy.automated.selfHeal"),
+        raw=obj,
+    )
+
+
+def _server_key(server: str) -> str:
+    return server.strip().rstrip("/")
+
+
+def resolve_destination(app: Application, clusters: Iterable[tuple[str, str]]) -> str:
+    """The registered cluster's name the destination means; `clusters` are (name, server).
+
+    By name when the destination has one, else by server URL (a trailing `/` ignored on both
+    sides). Raises UnknownDestinationError when no cluster (or more than one by name) fits.
+    """
+    known = list(clusters)
+    dest = app.destination
+    if dest.name:
+        named = [name for name, _ in known if name == dest.name]
+        if not named:
+            raise UnknownDestinationError(f"cluster '{dest.name}' has not been configured")
+        if len(named) > 1:
+            raise UnknownDestinationError(
+                f"there are {len(named)} clusters with the same name: {dest.name}"
+            )
+        return named[0]
+    wanted = _server_key(dest.server)
+    for name, server in known:
+        if _server_key(server) == wanted:
+            return name
+    raise UnknownDestinationError(f"there are no clusters with this URL: {dest.server}")
+
+
+def to_fleet(app_doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of `app_doc`, moved from Argo CD's group to fleet's if it was in Argo CD's.
+
+    The generators produce Argo CD Applications from Argo CD ApplicationSets; the controller
+    stores them as fleet Applications. Nothing but `apiVersion` changes.
+    """
+    out: dict[str, Any] = copy.deepcopy(dict(app_doc))
+    if out.get("apiVersion") == ARGO_API_VERSION:
+        out["apiVersion"] = API_VERSION
+    return out

@@ -1,0 +1,1 @@
+"""The controllers: ApplicationSets -> Applications on the hub, Applications -> member clusters."""

@@ -1,0 +1,599 @@
+"""The Application controller: every Application on the hub reconciled against its cluster.
+
+One reconcile of one Application: check the spec, the destination and the Project; resolve the
+source to a commit and render it (`desired.py`); compare with the cluster through the sync
+engine; sync when asked (`operation`, Argo CD's field) or when automated sync finds a
+difference; write `status` back to the hub only when it changed. Work arrives through a
+WorkQueue keyed by Application name and grouped by destination, so one slow or dead cluster
+holds only its own slots; a reconcile that fails is retried with per-key backoff, and each
+Application is looked at again every resync period.
+
+Safety: nothing is applied or pruned unless the desired state is fully known. A git, render,
+project or cluster error is written to `status.conditions` and changes nothing on the cluster.
+Deleting an Application that carries Argo CD's resources finalizer deletes what it deployed
+first; without the finalizer its resources stay (preserveResourcesOnDeletion).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup, TaskStatus
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.api.application import (
+    InvalidApplicationError,
+    UnknownDestinationError,
+    parse_application,
+    resolve_destination,
+)
+from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
+from fleet.api.resources import APPLICATION, PROJECT, RESOURCES_FINALIZER
+from fleet.clusters.manager import ClusterManager
+from fleet.controllers.desired import Desired, DesiredStateError, desired_state
+from fleet.controllers.repos import RepoHub
+from fleet.controllers.workqueue import WorkQueue
+from fleet.git.events import RepoMoved
+from fleet.git.urls import normalize_url
+from fleet.kube import KubeError, NotFound, request_json
+from fleet.kube.watch import list_and_watch
+from fleet.render import RenderTools
+from fleet.server.metrics import Metrics
+from fleet.sync.discovery import UnknownKind
+from fleet.sync.engine import SyncEngine
+from fleet.sync.selfheal import SelfHealer
+from fleet.sync.spec import AppSpec
+from fleet.sync.status import AppStatus, Operation, now
+
+log = structlog.get_logger("fleet.applications")
+
+Obj = dict[str, Any]
+
+# Conditions this controller owns (Argo CD's types); the engine owns SyncError.
+INVALID_SPEC = "InvalidSpecError"
+COMPARISON_ERROR = "ComparisonError"
+OWN_CONDITIONS = (INVALID_SPEC, COMPARISON_ERROR)
+
+
+@dataclass(frozen=True)
+class AppControllerSettings:
+    resync_period: float = 180.0
+    """Every Application is compared again this often without any event (Argo CD's default)."""
+    workers: int = 16
+    per_cluster: int = 4
+    """Reconciles running at once against one destination cluster."""
+    reconcile_timeout: float = 900.0
+    """Upper bound of one reconcile, sync waves included."""
+    wave_timeout: float = 120.0
+    health_interval: float = 0.25
+
+
+class Blocked(Exception):
+    """The Application cannot be compared or synced now; the reason goes to its conditions."""
+
+    def __init__(self, condition: str, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.retry = retry
+        """True: a transient cause (git, cluster), retried with backoff; False: the spec or
+        the project must change first (an event will requeue it)."""
+
+
+@dataclass
+class _Runtime:
+    """What the controller keeps for one Application between reconciles."""
+
+    status: AppStatus
+    engine: SyncEngine | None = None
+    cluster: str = ""
+    spec_fingerprint: str = ""
+    healer: anyio.CancelScope | None = None
+    failed_revision: str = ""
+    written: str = ""
+    """The last status document written (JSON, without reconciledAt)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _fingerprint(app: Mapping[str, Any]) -> str:
+    return json.dumps(app.get("spec") or {}, sort_keys=True)
+
+
+def _group(app: Mapping[str, Any]) -> str:
+    """The fairness bucket of an Application: its destination as written (no lookup needed)."""
+    dest = (app.get("spec") or {}).get("destination") or {}
+    return str(dest.get("name") or dest.get("server") or "")
+
+
+def _trigger_fields(app: Mapping[str, Any]) -> str:
+    """What makes a watch event worth a reconcile: not our own status writes."""
+    meta = app.get("metadata") or {}
+    return json.dumps(
+        [
+            meta.get("generation"),
+            meta.get("deletionTimestamp"),
+            meta.get("finalizers"),
+            meta.get("annotations"),
+            app.get("operation"),
+            app.get("spec"),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+class ApplicationController:
+    def __init__(
+        self,
+        hub: ApiClient,
+        namespace: str,
+        *,
+        manager: ClusterManager,
+        clusters: Callable[[], Iterable[tuple[str, str]]],
+        repos: RepoHub,
+        tools: RenderTools,
+        settings: AppControllerSettings | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.hub = hub
+        self.namespace = namespace
+        self.manager = manager
+        self.clusters = clusters
+        """(name, server) of every registered cluster."""
+        self.repos = repos
+        self.tools = tools
+        self.settings = settings or AppControllerSettings()
+        self.metrics = metrics
+        self.apps: dict[str, Obj] = {}
+        self.projects: dict[str, Obj] = {}
+        self.queue = WorkQueue(
+            self.reconcile,
+            workers=self.settings.workers,
+            per_group=self.settings.per_cluster,
+            name="applications",
+        )
+        self.synced = anyio.Event()
+        self._runtimes: dict[str, _Runtime] = {}
+        self._listed: set[str] = set()
+        self._tg: TaskGroup | None = None
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Watch Applications and Projects, reconcile through the queue, until cancelled."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            await tg.start(self.queue.run)
+            tg.start_soon(self._watch_projects)
+            tg.start_soon(self._watch_apps)
+            tg.start_soon(self._follow_repos)
+            await self.synced.wait()
+            task_status.started()
+
+    async def drain(self, timeout: float) -> None:
+        """Stop starting reconciles and wait (up to `timeout`) for the running ones: a
+        SIGTERM lets in-flight applies finish instead of cutting them off midway."""
+        self.queue.pause()
+        with anyio.move_on_after(timeout):
+            while self.queue.running:
+                await anyio.sleep(0.05)
+
+    def _mark_listed(self, which: str) -> None:
+        self._listed.add(which)
+        if {"applications", "projects"} <= self._listed:
+            self.synced.set()
+
+    async def _watch_apps(self) -> None:
+        async def reset(items: list[Obj]) -> None:
+            names = {str(i["metadata"]["name"]) for i in items}
+            for gone in set(self.apps) - names:
+                self.apps.pop(gone, None)
+                self.queue.add(gone)
+            for item in items:
+                await event("ADDED", item)
+            self._mark_listed("applications")
+
+        async def event(kind: str, obj: Obj) -> None:
+            name = str(obj["metadata"]["name"])
+            old = self.apps.get(name)
+            if kind == "DELETED":
+                self.apps.pop(name, None)
+                self.queue.add(name)
+                return
+            self.apps[name] = obj
+            if old is None or _trigger_fields(old) != _trigger_fields(obj):
+                self.queue.add(name, group=_group(obj))
+
+        await list_and_watch(
+            self.hub, APPLICATION.collection(self.namespace), on_reset=reset, on_event=event
+        )
+
+    async def _watch_projects(self) -> None:
+        async def reset(items: list[Obj]) -> None:
+            before = dict(self.projects)
+            self.projects = {str(i["metadata"]["name"]): i for i in items}
+            for name in set(before) | set(self.projects):
+                if before.get(name) != self.projects.get(name):
+                    self.project_changed(name)
+            self._mark_listed("projects")
+
+        async def event(kind: str, obj: Obj) -> None:
+            name = str(obj["metadata"]["name"])
+            if kind == "DELETED":
+                self.projects.pop(name, None)
+            else:
+                self.projects[name] = obj
+            self.project_changed(name)
+
+        await list_and_watch(
+            self.hub, PROJECT.collection(self.namespace), on_reset=reset, on_event=event
+        )
+
+    async def _follow_repos(self) -> None:
+        async with self.repos.subscribe() as events:
+            async for moved in events:
+                self.repo_moved(moved)
+
+    # -- triggers --------------------------------------------------------------------------------
+
+    def project_changed(self, project: str) -> None:
+        for name, app in self.apps.items():
+            if str((app.get("spec") or {}).get("project") or "default") == project:
+                self.queue.add(name, group=_group(app))
+
+    def clusters_changed(self) -> None:
+        """A cluster was added, removed, relabelled or changed credentials or health."""
+        for name, app in self.apps.items():
+            self.queue.add(name, group=_group(app))
+
+    def repo_moved(self, moved: RepoMoved) -> None:
+        url = normalize_url(moved.repo_url)
+        for name, app in self.apps.items():
+            source = (app.get("spec") or {}).get("source") or {}
+            if normalize_url(str(source.get("repoURL") or "")) == url:
+                self.queue.add(name, group=_group(app))
+
+    # -- one reconcile ---------------------------------------------------------------------------
+
+    def _resync(self) -> float:
+        period = self.settings.resync_period
+        return period * (1 + random.uniform(-0.1, 0.1))
+
+    async def reconcile(self, name: str) -> float | None:
+        started = time.monotonic()
+        result = "error"
+        try:
+            with anyio.fail_after(self.settings.reconcile_timeout):
+                after = await self._reconcile(name)
+            result = "ok"
+            return after
+        finally:
+            if self.metrics is not None:
+                self.metrics.reconciles.labels("application", result).inc()
+                self.metrics.reconcile_seconds.labels("application").observe(
+                    time.monotonic() - started
+                )
+
+    async def _reconcile(self, name: str) -> float | None:
+        app = self.apps.get(name)
+        if app is None:
+            self._drop(name)
+            return None
+        rt = self._runtimes.get(name)
+        if rt is None:
+            rt = self._runtimes[name] = _Runtime(AppStatus.from_dict(app.get("status")))
+            rt.written = self._comparable(app.get("status") or {})
+        if (app.get("metadata") or {}).get("deletionTimestamp"):
+            await self._finalize(name, app, rt)
+            return None
+        log_ = log.bind(app=f"{self.namespace}/{name}")
+        try:
+            cluster, project = self._admit(app)
+            operation = app.get("operation") if isinstance(app.get("operation"), dict) else None
+            revision = str(((operation or {}).get("sync") or {}).get("revision") or "")
+            try:
+                desired = await desired_state(app, self.repos, self.tools, revision=revision)
+            except DesiredStateError as error:
+                raise Blocked(COMPARISON_ERROR, str(error), retry=True) from error
+            await self._compare_and_sync(name, app, rt, cluster, project, desired, operation)
+        except Blocked as blocked:
+            await self._blocked(name, app, rt, blocked)
+            if blocked.retry:
+                raise
+            return self._resync()
+        log_.debug("application.reconciled", sync=rt.status.sync_status, health=rt.status.health)
+        return self._resync()
+
+    def _admit(self, app: Obj) -> tuple[str, Project]:
+        """The destination cluster and the Project, or Blocked saying what is wrong."""
+        try:
+            parsed = parse_application(app)
+            cluster = resolve_destination(parsed, self.clusters())
+        except (InvalidApplicationError, UnknownDestinationError) as error:
+            raise Blocked(INVALID_SPEC, str(error)) from error
+        project = self._project(parsed.project)
+        server = dict(self.clusters()).get(cluster, "")
+        problems = project.violations(app, cluster_name=cluster, cluster_server=server)
+        if problems:
+            raise Blocked(INVALID_SPEC, "; ".join(problems))
+        return cluster, project
+
+    def _project(self, name: str) -> Project:
+        raw = self.projects.get(name)
+        if raw is None:
+            if name == "default":
+                return default_project()
+            raise Blocked(
+                INVALID_SPEC, f"Application referencing project {name} which does not exist"
+            )
+        try:
+            return parse_project(raw)
+        except InvalidProjectError as error:
+            raise Blocked(INVALID_SPEC, f"project {name}: {error}") from error
+
+    def _engine(self, rt: _Runtime, app: Obj, cluster: str, api: ApiClient) -> SyncEngine:
+        """The Application's engine, rebuilt when its cluster, client or spec changed (it caches
+        discovery and what it verified, which a different cluster or spec invalidates)."""
+        fingerprint = _fingerprint(app)
+        engine = rt.engine
+        if (
+            engine is None
+            or rt.cluster != cluster
+            or engine.api is not api
+            or rt.spec_fingerprint != fingerprint
+        ):
+            self._stop_healer(rt)
+            engine = SyncEngine(
+                api,
+                AppSpec.from_application(app),
+                cluster=cluster,
+                wave_timeout=self.settings.wave_timeout,
+                health_interval=self.settings.health_interval,
+            )
+            engine.status = rt.status
+            rt.engine, rt.cluster, rt.spec_fingerprint = engine, cluster, fingerprint
+        return engine
+
+    async def _compare_and_sync(
+        self,
+        name: str,
+        app: Obj,
+        rt: _Runtime,
+        cluster: str,
+        project: Project,
+        desired: Desired,
+        operation: Obj | None,
+    ) -> None:
+        spec = AppSpec.from_application(app)
+        try:
+            async with self.manager.use(cluster) as api:
+                engine = self._engine(rt, app, cluster, api)
+                await self._check_kinds(engine, project, desired)
+                if operation is not None:
+                    await self._operate(name, engine, rt, desired, operation)
+                else:
+                    comparison = await engine.compare(desired.manifests)
+                    wants = not comparison.in_sync or rt.status.revision != desired.revision
+                    retrying_failure = rt.failed_revision == desired.revision and not spec.self_heal
+                    if spec.automated and wants and not retrying_failure:
+                        await self._sync(engine, rt, desired, None)
+                    else:
+                        rt.status.revision = desired.revision
+        except KubeError as error:
+            raise Blocked(
+                COMPARISON_ERROR, f"cluster {cluster!r}: {error.message or error}", retry=True
+            ) from error
+        rt.status.clear_condition(INVALID_SPEC)
+        rt.status.clear_condition(COMPARISON_ERROR)
+        await self._write_status(name, rt)
+        if operation is not None:
+            await self._clear_operation(name)
+        if spec.automated and spec.self_heal:
+            self._ensure_healer(name, rt)
+        else:
+            self._stop_healer(rt)
+
+    async def _check_kinds(self, engine: SyncEngine, project: Project, desired: Desired) -> None:
+        scopes: dict[tuple[str, str], bool | None] = {}
+        for obj in desired.manifests:
+            api_version = str(obj.get("apiVersion", ""))
+            group = api_version.rpartition("/")[0] if "/" in api_version else ""
+            kind = str(obj.get("kind", ""))
+            if (group, kind) in scopes:
+                continue
+            try:
+                res = await engine.discovery.resolve(api_version, kind)
+                scopes[(group, kind)] = res.namespaced
+            except UnknownKind:
+                scopes[(group, kind)] = None  # a CRD the same sync creates: checked as namespaced
+        problems = project.resource_violations(desired.manifests, lambda g, k: scopes.get((g, k)))
+        if problems:
+            raise Blocked(INVALID_SPEC, "; ".join(problems))
+
+    async def _sync(
+        self, engine: SyncEngine, rt: _Runtime, desired: Desired, operation: Obj | None
+    ) -> Operation:
+        sync = (operation or {}).get("sync") or {}
+        prune_flag = sync.get("prune") if operation is not None else None
+        op = await engine.sync(
+            desired.manifests,
+            desired.revision,
+            prune_enabled=None if prune_flag is None else bool(prune_flag),
+        )
+        rt.failed_revision = desired.revision if op.phase != "Succeeded" else ""
+        if self.metrics is not None:
+            self.metrics.syncs.labels(op.phase).inc()
+        return op
+
+    async def _operate(
+        self, name: str, engine: SyncEngine, rt: _Runtime, desired: Desired, operation: Obj
+    ) -> None:
+        """A requested sync (`operation`), as `fleet app sync` or Argo CD's UI writes it."""
+        if (operation.get("sync") or {}).get("dryRun"):
+            await engine.compare(desired.manifests)
+            op = Operation(revision=desired.revision, phase="Succeeded", message="dry run")
+            op.finished_at = now()
+            rt.status.operation = op
+            return
+        await self._sync(engine, rt, desired, operation)
+        rt.failed_revision = ""  # a manual sync is not an automated retry of the same commit
+
+    async def _blocked(self, name: str, app: Obj, rt: _Runtime, blocked: Blocked) -> None:
+        other = INVALID_SPEC if blocked.condition == COMPARISON_ERROR else COMPARISON_ERROR
+        rt.status.clear_condition(other)
+        rt.status.set_condition(blocked.condition, str(blocked))
+        rt.status.sync_status = "Unknown"
+        if blocked.condition == COMPARISON_ERROR and not rt.status.resources:
+            rt.status.health = "Unknown"
+        if app.get("operation"):
+            op = Operation(
+                revision=str(((app["operation"].get("sync") or {}).get("revision")) or ""),
+                phase="Error",
+                message=str(blocked),
+            )
+            op.finished_at = now()
+            rt.status.operation = op
+        await self._write_status(name, rt)
+        if app.get("operation") and not blocked.retry:
+            await self._clear_operation(name)
+        log.info(
+            "application.blocked",
+            app=f"{self.namespace}/{name}",
+            condition=blocked.condition,
+            message=str(blocked),
+        )
+
+    # -- hub writes ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _comparable(status: Mapping[str, Any]) -> str:
+        doc = {k: v for k, v in status.items() if k != "reconciledAt"}
+        for cond in doc.get("conditions") or []:
+            if isinstance(cond, dict):
+                cond.pop("lastTransitionTime", None)
+        return json.dumps(doc, sort_keys=True, default=str)
+
+    async def _write_status(self, name: str, rt: _Runtime) -> None:
+        """Patch the status subresource, only when something other than timestamps changed
+        (a steady fleet costs the hub no writes)."""
+        doc = rt.status.to_dict()
+        text = self._comparable(json.loads(json.dumps(doc)))
+        if text == rt.written:
+            return
+        doc["reconciledAt"] = now()
+        try:
+            await request_json(
+                self.hub,
+                "PATCH",
+                APPLICATION.status(self.namespace, name),
+                body={"status": doc},
+                content_type="application/merge-patch+json",
+            )
+        except NotFound:
+            return  # deleted meanwhile
+        rt.written = text
+
+    async def _clear_operation(self, name: str) -> None:
+        with contextlib.suppress(NotFound):  # deleted meanwhile
+            await request_json(
+                self.hub,
+                "PATCH",
+                APPLICATION.item(self.namespace, name),
+                body={"operation": None},
+                content_type="application/merge-patch+json",
+            )
+
+    # -- deletion --------------------------------------------------------------------------------
+
+    async def _finalize(self, name: str, app: Obj, rt: _Runtime) -> None:
+        """Delete the deployed resources, then release the resources finalizer. Any failure
+        keeps the finalizer (the Application stays, Terminating) and is retried."""
+        self._stop_healer(rt)
+        finalizers = list((app.get("metadata") or {}).get("finalizers") or [])
+        if RESOURCES_FINALIZER not in finalizers:
+            return
+        try:
+            cluster = resolve_destination(parse_application(app), self.clusters())
+        except (InvalidApplicationError, UnknownDestinationError) as error:
+            rt.status.set_condition(
+                "DeletionError",
+                f"{error}; the resources finalizer stays until the cluster is registered again "
+                f"(remove {RESOURCES_FINALIZER} by hand to leave its resources in place)",
+            )
+            await self._write_status(name, rt)
+            raise
+        async with self.manager.use(cluster) as api:
+            engine = self._engine(rt, app, cluster, api)
+            op = await engine.sync([], "", prune_enabled=True, allow_empty=True)
+        if op.phase != "Succeeded":
+            raise RuntimeError(f"deleting the resources of {name} failed: {op.message}")
+        remaining = [f for f in finalizers if f != RESOURCES_FINALIZER]
+        await request_json(
+            self.hub,
+            "PATCH",
+            APPLICATION.item(self.namespace, name),
+            body={
+                "metadata": {
+                    "finalizers": remaining,
+                    "resourceVersion": app["metadata"].get("resourceVersion"),
+                }
+            },
+            content_type="application/merge-patch+json",
+        )
+        log.info("application.resources_deleted", app=f"{self.namespace}/{name}", cluster=cluster)
+
+    def _drop(self, name: str) -> None:
+        rt = self._runtimes.pop(name, None)
+        if rt is not None:
+            self._stop_healer(rt)
+        self.queue.forget(name)
+
+    # -- self-heal -------------------------------------------------------------------------------
+
+    def _ensure_healer(self, name: str, rt: _Runtime) -> None:
+        if rt.healer is not None or rt.engine is None or self._tg is None:
+            return
+        scope = anyio.CancelScope()
+        rt.healer = scope
+        self._tg.start_soon(self._heal, name, rt.engine, scope)
+
+    async def _heal(self, name: str, engine: SyncEngine, scope: anyio.CancelScope) -> None:
+        with scope:
+            try:
+                await SelfHealer(engine).run()
+            except Exception as error:  # a healer never takes the controller down
+                log.warning(
+                    "application.selfheal_failed",
+                    app=f"{self.namespace}/{name}",
+                    error=str(error) or type(error).__name__,
+                )
+        rt = self._runtimes.get(name)
+        if rt is not None and rt.healer is scope:
+            rt.healer = None
+            self.queue.add(name, after=1.0)
+
+    @staticmethod
+    def _stop_healer(rt: _Runtime) -> None:
+        if rt.healer is not None:
+            rt.healer.cancel()
+            rt.healer = None
+
+    def status_counts(self) -> list[tuple[str, str]]:
+        """(sync, health) per Application, for the metrics gauge."""
+        out = []
+        for app in self.apps.values():
+            status = app.get("status") or {}
+            out.append(
+                (
+                    str((status.get("sync") or {}).get("status") or "Unknown"),
+                    str((status.get("health") or {}).get("status") or "Unknown"),
+                )
+            )
+        return out

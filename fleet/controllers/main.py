@@ -1,0 +1,74 @@
+"""The body of `fleet controller run`: the hub client, settings, signals, exit codes.
+
+SIGTERM or SIGINT starts a graceful stop (in-flight reconciles finish within the grace period,
+then watches stop); the process exits 0. Webhook secrets come from the environment
+(FLEET_WEBHOOK_GITHUB_SECRET, ..._GITLAB_..., ..._GITEA_..., ..._BITBUCKET_SERVER_...), which the
+Deployment fills from a Secret: never from arguments, which `ps` shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+import anyio
+
+from fleet.clusters.credentials import CredentialsError
+from fleet.clusters.hub import hub_client
+from fleet.controllers.runtime import Controller, ControllerSettings
+from fleet.git.webhooks import WebhookSecrets
+
+
+def webhook_secrets_from_env() -> WebhookSecrets:
+    def get(provider: str) -> str | None:
+        return os.environ.get(f"FLEET_WEBHOOK_{provider}_SECRET") or None
+
+    return WebhookSecrets(
+        github=get("GITHUB"),
+        gitlab=get("GITLAB"),
+        gitea=get("GITEA"),
+        bitbucket_server=get("BITBUCKET_SERVER"),
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
+    host, sep, port = str(args.listen).rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--listen {args.listen!r}: expected HOST:PORT")
+    return ControllerSettings(
+        cache_dir=args.cache_dir,
+        namespace=args.namespace,
+        listen_host=host or "0.0.0.0",
+        listen_port=int(port),
+        resync_period=args.resync_period,
+        git_poll_interval=args.git_poll_interval,
+        workers=args.workers,
+        per_cluster=args.per_cluster,
+        deletion_budget=args.deletion_budget,
+        shutdown_grace=args.shutdown_grace,
+        webhook_secrets=webhook_secrets_from_env(),
+    )
+
+
+async def _main(args: argparse.Namespace, settings: ControllerSettings) -> None:
+    async with hub_client(args.hub_kubeconfig, args.hub_context) as hub:
+        controller = Controller(hub, settings)
+        async with anyio.create_task_group() as tg:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                tg.start_soon(controller.run)
+                async for _ in signals:
+                    await controller.shutdown()
+                    tg.cancel_scope.cancel()
+                    break
+
+
+def run_controller(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from_args(args)
+        anyio.run(_main, args, settings)
+    except (CredentialsError, ValueError) as error:
+        print(f"fleet: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,197 @@
+"""The controller process: every part wired together, started and stopped in order.
+
+Start: cluster registry (hub watch of Clusters and Secrets) -> Application controller ->
+ApplicationSet controller -> git polling -> HTTP server; `run` reports started once the hub
+caches are listed and the server listens. Stop (`shutdown`): stop starting reconciles, let
+in-flight ones (applies) finish within the grace period, then cancel watches and close clients.
+A sync cut off by SIGKILL is safe too: the next controller resumes from the inventory in the
+Application's status and the tracking labels on the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import structlog
+from aiohttp import web
+from anyio.abc import TaskStatus
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.api.resources import DEFAULT_NAMESPACE
+from fleet.clusters.generator_input import generator_clusters
+from fleet.clusters.manager import ClusterManager, ManagerSettings
+from fleet.clusters.registry import HubRegistry
+from fleet.controllers.application import AppControllerSettings, ApplicationController
+from fleet.controllers.appset import (
+    ApplicationSetController,
+    AppSetSettings,
+    ClustersUnavailable,
+)
+from fleet.controllers.repos import RepoHub
+from fleet.git.cache import RepoCache
+from fleet.git.polling import Poller
+from fleet.git.webhooks import WebhookSecrets
+from fleet.render import RenderTools
+from fleet.server.app import make_app
+from fleet.server.metrics import Metrics
+from generators.base import Cluster as GeneratorCluster
+
+log = structlog.get_logger("fleet.controller")
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    cache_dir: Path
+    namespace: str = DEFAULT_NAMESPACE
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    """0: any free port (read `Controller.port` once started)."""
+    resync_period: float = 180.0
+    git_poll_interval: float = 60.0
+    workers: int = 16
+    per_cluster: int = 4
+    deletion_budget: str = "20%"
+    shutdown_grace: float = 30.0
+    webhook_secrets: WebhookSecrets = field(default_factory=WebhookSecrets)
+    render_tools: RenderTools | None = None
+    manager: ManagerSettings = field(default_factory=ManagerSettings)
+    wave_timeout: float = 120.0
+
+
+class Controller:
+    def __init__(self, hub: ApiClient, settings: ControllerSettings) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.metrics = Metrics()
+        self.port = 0
+        self.registry = HubRegistry(hub, settings.namespace)
+        self.applications: ApplicationController | None = None
+        self.appsets: ApplicationSetController | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._ready = False
+
+    # -- what the parts ask each other ---------------------------------------------------------
+
+    def _cluster_pairs(self) -> Iterable[tuple[str, str]]:
+        return [(c.name, c.server) for c in self.registry.registered.values()]
+
+    def _generator_clusters(self) -> Sequence[GeneratorCluster]:
+        if not self.registry.synced.is_set():
+            raise ClustersUnavailable("the hub's Cluster list has not been read yet")
+        return generator_clusters(self.registry.registered.values())
+
+    def _not_ready(self) -> str | None:
+        if not self.registry.synced.is_set():
+            return "cluster registry not synced"
+        if not self._ready:
+            return "controllers starting"
+        return None
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        settings = self.settings
+        tools = settings.render_tools or RenderTools.discover()
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            async with (
+                ClusterManager(settings.manager, self.registry.write_status) as manager,
+                RepoCache(settings.cache_dir) as cache,
+                anyio.create_task_group() as tg,
+            ):
+                self.registry.attach(manager)
+                repos = RepoHub(cache, lambda: list(self.registry.secrets.values()))
+                self.metrics.observe_clusters(manager.names)
+                self.applications = ApplicationController(
+                    self.hub,
+                    settings.namespace,
+                    manager=manager,
+                    clusters=self._cluster_pairs,
+                    repos=repos,
+                    tools=tools,
+                    settings=AppControllerSettings(
+                        resync_period=settings.resync_period,
+                        workers=settings.workers,
+                        per_cluster=settings.per_cluster,
+                        wave_timeout=settings.wave_timeout,
+                    ),
+                    metrics=self.metrics,
+                )
+                self.appsets = ApplicationSetController(
+                    self.hub,
+                    settings.namespace,
+                    repos=repos,
+                    clusters=self._generator_clusters,
+                    settings=AppSetSettings(
+                        resync_period=settings.resync_period,
+                        deletion_budget=settings.deletion_budget,
+                        # The hub is a target only when registered as a Cluster like any other.
+                        in_cluster_enabled=False,
+                    ),
+                )
+                apps, appsets = self.applications, self.appsets
+                self.metrics.add_state(
+                    lambda: {"applications": apps.queue.depth},
+                    apps.status_counts,
+                )
+                runner = await self._serve(cache)
+                try:
+                    tg.start_soon(self.registry.run)
+                    await self.registry.synced.wait()
+                    await tg.start(apps.run)
+                    await tg.start(appsets.run)
+                    tg.start_soon(Poller(cache, interval=settings.git_poll_interval).run)
+                    tg.start_soon(self._follow_clusters, manager)
+                    self._ready = True
+                    log.info("controller.started", namespace=settings.namespace, port=self.port)
+                    task_status.started()
+                    await anyio.sleep_forever()
+                finally:
+                    self._ready = False
+                    with anyio.CancelScope(shield=True):
+                        await runner.cleanup()
+                    self.metrics.close()
+
+    async def _serve(self, cache: RepoCache) -> web.AppRunner:
+        app = make_app(cache, self.settings.webhook_secrets, self.metrics, self._not_ready)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
+        await site.start()
+        server = site._server  # aiohttp keeps the bound sockets here; port 0 needs them
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.listen_port
+        return runner
+
+    async def _follow_clusters(self, manager: ClusterManager) -> None:
+        """Tell both controllers when the set of clusters, their labels or their health
+        changes (the registry keeps state; this turns its changes into requeues)."""
+        last = ""
+        while True:
+            state = json.dumps(
+                [
+                    (c.name, c.server, sorted(c.labels.items()), sorted(c.annotations.items()))
+                    for c in sorted(self.registry.registered.values(), key=lambda c: c.name)
+                ]
+                + [(n, manager.health(n).ready) for n in manager.names()],
+                default=str,
+            )
+            if state != last:
+                if last:
+                    assert self.applications is not None and self.appsets is not None
+                    self.applications.clusters_changed()
+                    self.appsets.clusters_changed()
+                last = state
+            await anyio.sleep(0.5)
+
+    async def shutdown(self) -> None:
+        """Graceful stop: finish in-flight reconciles (within the grace period), then cancel."""
+        log.info("controller.stopping", grace=self.settings.shutdown_grace)
+        if self.applications is not None:
+            await self.applications.drain(self.settings.shutdown_grace)
+        if self._scope is not None:
+            self._scope.cancel()

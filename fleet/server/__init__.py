@@ -1,0 +1,1 @@
+"""The controller's HTTP side: probes, Prometheus metrics and the git webhook receiver."""
