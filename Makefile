@@ -5,7 +5,7 @@ KUBE_BIN := $(CURDIR)/.cache/bin
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit bench clean kube-binaries render-binaries
+.PHONY: demo test lint typecheck unit bench clean kube-binaries render-binaries
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ kube-binaries:
 # kustomize and helm from the Go module proxy: about 2.5 min cold on 2 cores, instant when current.
 render-binaries:
 	tools/render-binaries/build.sh $(KUBE_BIN)
+
+# The embedded demo: fleet.sim hub + 3 members, a git config repo, the controller, a live view.
+# Needs kustomize for the repo's overlays (built like the test binaries; ~2.5 min the first time).
+demo: $(STAMP) render-binaries
+	FLEET_RENDER_BIN_DIR=$(KUBE_BIN) $(BIN)/fleet demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check fleet generators tests bench e2e

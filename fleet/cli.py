@@ -10,15 +10,16 @@ from pathlib import Path
 import structlog
 
 from fleet import __version__
+from fleet.appcli.commands import register as register_app_commands
 from fleet.appset_render import (
     InputError,
     format_applications,
     parse_repo_mappings,
     render_applications,
 )
-from fleet.appcli.commands import register as register_app_commands
 from fleet.clusters.commands import register as register_cluster_commands
 from fleet.controllers.commands import register as register_controller_commands
+from fleet.demo.commands import register as register_demo_command
 from fleet.logging import configure_logging
 
 EXIT_BAD_INPUT = 2
@@ -55,6 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
     render.set_defaults(handler=_appset_render)
+    diff = appset_commands.add_parser(
+        "diff",
+        help="show what applying an ApplicationSet would create, update and delete on the hub",
+    )
+    diff.add_argument("appset", metavar="APPSET.yaml")
+    diff.add_argument(
+        "--hub-kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig of the hub (default: $KUBECONFIG, in-cluster, ~/.kube/config)",
+    )
+    diff.add_argument("--hub-context", "--context", default=None)
+    diff.add_argument("--namespace", "-n", default="fleet-system")
+    diff.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="URL=DIR",
+        help="use a local copy of a repository (else it is fetched with the hub's Secrets)",
+    )
+    diff.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    diff.set_defaults(handler=_appset_diff)
 
     sim = commands.add_parser("sim", help="simulated Kubernetes clusters (demos, scale tests)")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
@@ -80,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     faults.set_defaults(handler=_sim_faults)
     register_cluster_commands(commands)
     register_app_commands(commands)
+    register_demo_command(commands)
     register_controller_commands(commands)
     return parser
 
@@ -97,6 +121,12 @@ def _appset_render(args: argparse.Namespace) -> int:
         log.warning("appset.warning", message=warning)
     sys.stdout.write(text)
     return 0
+
+
+def _appset_diff(args: argparse.Namespace) -> int:
+    from fleet.appset_diff import run_appset_diff
+
+    return run_appset_diff(args)
 
 
 def _sim_serve(args: argparse.Namespace) -> int:

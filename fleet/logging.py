@@ -1,7 +1,8 @@
 """structlog configured once for the whole process: JSON for machines, readable for people.
 
 JSON lines when stderr is not a terminal (a pod, CI, a pipe), coloured key=value lines on a
-terminal; `FLEET_LOG_FORMAT=json|console` forces one (deploy/ sets json). Logs go to stderr so that commands like `fleet appset render` keep stdout for data.
+terminal; `FLEET_LOG_FORMAT=json|console` forces one (deploy/ sets json). Logs go to stderr
+so that commands like `fleet appset render` keep stdout for data.
 """
 
 from __future__ import annotations

@@ -42,6 +42,10 @@ class Environment:
     repos: RepoResolver | None = None
     in_cluster_enabled: bool = True
     """Argo CD's `cluster.inClusterEnabled`: whether the local cluster is a target at all."""
+    clusters_error: str | None = None
+    """Why the cluster list is not known (e.g. the hub watch is failing). When set, the clusters
+    generator fails with this message instead of generating from `clusters`: an unknown list
+    must never read as "no clusters", which would delete every cluster's Application."""
 
 
 class Generator(Protocol):

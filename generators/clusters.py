@@ -21,6 +21,7 @@ from generators.base import (
     Cluster,
     ParamSet,
 )
+from generators.errors import GeneratorError
 from generators.fields import optional_bool, reject_unknown, string_map
 from generators.normalize import sanitize_name
 from generators.selector import parse_selector
@@ -43,6 +44,10 @@ class ClustersGenerator:
     def generate(self, spec: Mapping[str, Any], path: str, run: Evaluation) -> list[ParamSet]:
         selector = parse_selector(spec.get("selector"), f"{path}.selector")
         values = string_map(spec, "values", path)
+        if run.env.clusters_error is not None:
+            raise GeneratorError(
+                f"{path}: the cluster list is unavailable ({run.env.clusters_error})"
+            )
         clusters = run.env.clusters
         params: list[ParamSet] = []
         has_local_secret = any(c.server == IN_CLUSTER_SERVER for c in clusters)

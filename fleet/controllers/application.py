@@ -38,7 +38,7 @@ from fleet.api.application import (
 from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
 from fleet.api.resources import APPLICATION, PROJECT, RESOURCES_FINALIZER
 from fleet.clusters.manager import ClusterManager
-from fleet.controllers.desired import Desired, DesiredStateError, desired_state
+from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.workqueue import WorkQueue
 from fleet.git.events import RepoMoved
@@ -160,6 +160,7 @@ class ApplicationController:
             name="applications",
         )
         self.synced = anyio.Event()
+        self.desired = DesiredCache()
         self._runtimes: dict[str, _Runtime] = {}
         self._listed: set[str] = set()
         self._tg: TaskGroup | None = None
@@ -299,7 +300,7 @@ class ApplicationController:
             operation = app.get("operation") if isinstance(app.get("operation"), dict) else None
             revision = str(((operation or {}).get("sync") or {}).get("revision") or "")
             try:
-                desired = await desired_state(app, self.repos, self.tools, revision=revision)
+                desired = await self.desired.get(app, self.repos, self.tools, revision=revision)
             except DesiredStateError as error:
                 raise Blocked(COMPARISON_ERROR, str(error), retry=True) from error
             await self._compare_and_sync(name, app, rt, cluster, project, desired, operation)

@@ -7,13 +7,19 @@ state unknown" and neither apply nor prune on it.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from fleet.controllers.repos import RepoHub
-from fleet.render import RenderError, RenderTools, render
+from fleet.git.urls import normalize_url
+from fleet.render import RenderError, RenderTools, render, source_type
+from fleet.render.paths import app_directory
 from generators.errors import GitReadError as GitError
 
 
@@ -31,6 +37,10 @@ class Desired:
     revision: str
     """The full commit SHA the manifests were rendered from."""
     manifests: list[dict[str, Any]]
+    shared: bool = False
+    """True when the result depends only on the source and the commit (plain directories and
+    Kustomize), so Applications with the same source share one render; Helm output also
+    depends on the release name and namespace."""
 
 
 def source_of(app: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -70,8 +80,72 @@ async def desired_state(
                 namespace=str(destination.get("namespace") or ""),
                 tools=tools,
             )
+            path = source.get("path") or "."
+            kind = (
+                "Helm"
+                if source.get("chart")
+                else source_type(source, app_directory(Path(root), str(path)))
+            )
     except GitError as error:
         raise DesiredStateError("GitError", f"spec.source: {error}") from error
     except RenderError as error:
         raise DesiredStateError("ComparisonError", f"spec.source: {error}") from error
-    return Desired(sha, manifests)
+    return Desired(sha, manifests, shared=kind != "Helm")
+
+
+class DesiredCache:
+    """Renders by (repository, commit, source), so a resync or a commit costs one render per
+    distinct source, not one per Application: an ApplicationSet over 200 clusters and 5 paths
+    renders 5 times. Concurrent requests for one key wait for a single render. Entries are
+    immutable (a commit never changes), bounded by `size` (least recently used out).
+
+    Callers must not mutate the manifests they get (the sync engine copies before stamping).
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], Desired] = OrderedDict()
+        self._locks: dict[tuple[str, ...], anyio.Lock] = {}
+        self.renders = 0
+        self.hits = 0
+
+    def _get(self, key: tuple[str, ...]) -> Desired | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return found
+
+    def _put(self, key: tuple[str, ...], desired: Desired) -> None:
+        self._entries[key] = desired
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    async def get(
+        self, app: Mapping[str, Any], repos: RepoHub, tools: RenderTools, *, revision: str = ""
+    ) -> Desired:
+        source = source_of(app)
+        sha = await resolve_revision(app, repos, revision)
+        meta = app.get("metadata") or {}
+        destination = (app.get("spec") or {}).get("destination") or {}
+        base = (
+            normalize_url(str(source["repoURL"])),
+            sha,
+            json.dumps(source, sort_keys=True, default=str),
+        )
+        own = (*base, str(meta.get("name", "")), str(destination.get("namespace") or ""))
+        found = self._get(base) or self._get(own)
+        if found is not None:
+            return found
+        lock = self._locks.setdefault(base, anyio.Lock())
+        async with lock:
+            found = self._get(base) or self._get(own)
+            if found is not None:
+                return found
+            desired = await desired_state(app, repos, tools, revision=sha)
+            self.renders += 1
+            self._put(base if desired.shared else own, desired)
+        if not lock.locked() and not lock.statistics().tasks_waiting:
+            self._locks.pop(base, None)
+        return desired

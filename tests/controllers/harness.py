@@ -208,24 +208,16 @@ class Scenario:
         }
 
     async def apply_appset(self, doc: Obj) -> None:
-        name = doc["metadata"]["name"]
-        try:
-            current = await request_json(
-                self.hub, "GET", APPLICATION_SET.item(self.namespace, name)
-            )
-        except NotFound:
-            await request_json(
-                self.hub, "POST", APPLICATION_SET.collection(self.namespace), body=doc
-            )
-            return
-        doc = {
-            **doc,
-            "metadata": {
-                **doc["metadata"],
-                **{"resourceVersion": current["metadata"]["resourceVersion"]},
-            },
-        }
-        await request_json(self.hub, "PUT", APPLICATION_SET.item(self.namespace, name), body=doc)
+        """As `kubectl apply --server-side` would: no read-modify-write race with the
+        controller's status writes."""
+        await request_json(
+            self.hub,
+            "PATCH",
+            APPLICATION_SET.item(self.namespace, doc["metadata"]["name"]),
+            body=doc,
+            query={"fieldManager": "fleet-tests", "force": "true"},
+            content_type="application/apply-patch+yaml",
+        )
 
     async def put_project(self, name: str, spec: Obj) -> None:
         doc = {

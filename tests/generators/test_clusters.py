@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from generators.base import Cluster, Environment
-from generators.errors import InvalidApplicationSetError
+from generators.errors import GeneratorError, InvalidApplicationSetError
 from generators.expand import generate_applications
 from tests.generators.support import application_set
 
@@ -202,3 +202,9 @@ def test_value_that_is_not_a_string_is_refused() -> None:
     assert str(caught.value) == (
         "spec.generators[0].clusters.values.replicas: expected a string, got a number"
     )
+
+
+def test_unavailable_cluster_list_is_an_error_naming_the_generator_not_an_empty_list() -> None:
+    env = Environment(clusters=(), clusters_error="hub watch failing")
+    with pytest.raises(GeneratorError, match=r"spec\.generators\[0\]\.clusters: the cluster list"):
+        render({}, env)

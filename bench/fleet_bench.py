@@ -1,0 +1,563 @@
+"""Fleet benchmark: the controller as a process against fleet.sim clusters in another process.
+
+Phases, each printed as JSON figures (nothing fails on speed):
+1. ceiling: the simulator's raw server-side-apply throughput on this machine (objects/s with 32
+   concurrent appliers), the rate no controller driving it can beat;
+2. initial: an ApplicationSet (clusters x git directories) applied -> every Application Synced and
+   Healthy: seconds, API requests the controller sent to members (by method);
+3. commit: a commit changing every app, announced by a signed GitHub push webhook -> every
+   Application Synced and Healthy at the new revision;
+4. steady: nothing changing for `--steady-seconds`: member requests per minute by method (writes
+   should be 0), controller CPU as % of one core;
+throughout: the controller's peak RSS and CPU seconds (from /proc).
+
+`PYTHONPATH=. .venv/bin/python bench/fleet_bench.py [--clusters 200 --apps 5 --objects 10
+[--steady-seconds 300]]`; `make bench` runs the issue's two shapes: 200 x 5 x 10 with a 5 minute
+steady state, and 1,000 clusters x 2 apps (initial convergence and RSS only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import git
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fleet.api.crds import install_crds  # noqa: E402
+from fleet.api.resources import APPLICATION, APPLICATION_SET, CLUSTER  # noqa: E402
+from fleet.kube import Conflict, Credentials, build_api_client, request_json  # noqa: E402
+from fleet.logging import configure_logging  # noqa: E402
+
+NAMESPACE = "fleet-system"
+SECRET = "bench-webhook-secret"
+RENDER_BIN = ROOT / ".cache" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def proc_figures(pid: int) -> dict[str, float]:
+    """RSS now and peak (MiB), CPU seconds (user + system) of one process."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    out["cpu_s"] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+# -- the config repository ---------------------------------------------------------------------
+
+
+def app_files(apps: int, objects: int, version: str) -> dict[str, str]:
+    """`apps/app-<i>/`: one Deployment and `objects - 1` ConfigMaps (one carries `version`)."""
+    files: dict[str, str] = {}
+    for a in range(apps):
+        base = f"apps/app-{a}"
+        for o in range(objects - 1):
+            data = {"index": str(o), "version": version if o == 0 else "1"}
+            files[f"{base}/cm-{o}.yaml"] = yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"cm-{o}"},
+                    "data": data,
+                }
+            )
+        labels = {"app": f"app-{a}"}
+        files[f"{base}/deployment.yaml"] = yaml.safe_dump(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                    },
+                },
+            }
+        )
+    return files
+
+
+class ConfigRepo:
+    """A bare repository served by `git daemon`, and a work tree that pushes to it."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base / "srv"
+        self.base.mkdir(parents=True)
+        self.bare = self.base / "config.git"
+        git.Repo.init(self.bare, bare=True, initial_branch="main").close()
+        self.work = base / "work"
+        repo = git.Repo.init(self.work, initial_branch="main")
+        with repo.config_writer() as config:
+            config.set_value("user", "name", "fleet bench")
+            config.set_value("user", "email", "bench@fleet.invalid")
+        repo.create_remote("origin", str(self.bare))
+        repo.close()
+        self.port = free_port()
+        self.daemon = subprocess.Popen(
+            [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                f"--base-path={self.base}",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                str(self.base),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("git daemon did not start")
+
+    @property
+    def url(self) -> str:
+        return f"git://127.0.0.1:{self.port}/config.git"
+
+    def commit(self, files: dict[str, str], message: str) -> str:
+        repo = git.Repo(self.work)
+        try:
+            for relative, content in files.items():
+                target = self.work / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content)
+            repo.git.add(A=True)
+            repo.git.commit("-q", "-m", message)
+            repo.git.push("-q", "origin", "HEAD:refs/heads/main")
+            return str(repo.head.commit.hexsha)
+        finally:
+            repo.close()
+
+    def stop(self) -> None:
+        self.daemon.terminate()
+        self.daemon.wait(timeout=10)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def start_sim(clusters: int, directory: Path) -> subprocess.Popen[bytes]:
+    code = (
+        "from pathlib import Path; from fleet.sim.cli import serve; "
+        f"serve({clusters}, None, Path({str(directory)!r}))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    assert process.stderr is not None
+    for raw in process.stderr:
+        if b"fleet-sim: serving" in raw:
+            return process
+    raise RuntimeError("fleet sim serve exited before it was ready")
+
+
+def start_controller(hub_kubeconfig: Path, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FLEET_WEBHOOK_GITHUB_SECRET": SECRET,
+        "FLEET_LOG_FORMAT": "json",
+        "PATH": f"{RENDER_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = (workdir / "controller.log").open("wb")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleet.cli",
+            "--log-level",
+            "warning",
+            "controller",
+            "run",
+            "--hub-kubeconfig",
+            str(hub_kubeconfig),
+            "--namespace",
+            NAMESPACE,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--cache-dir",
+            str(workdir / "cache"),
+            "--git-poll-interval",
+            "3600",
+            "--resync-period",
+            "180",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def kubeconfig_credentials(path: Path) -> Credentials:
+    config = yaml.safe_load(path.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    return Credentials(
+        server=cluster["server"],
+        token=config["users"][0]["user"]["token"],
+        ca_pem=base64.b64decode(cluster["certificate-authority-data"]),
+    )
+
+
+# -- hub ---------------------------------------------------------------------------------------
+
+
+async def register(hub: Any, directory: Path, names: list[str]) -> None:
+    with contextlib.suppress(Conflict):
+        await request_json(
+            hub, "POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}}
+        )
+    limiter = anyio.CapacityLimiter(32)
+
+    async def one(name: str) -> None:
+        creds = kubeconfig_credentials(directory / f"{name}.kubeconfig")
+        data = {"token": creds.token.encode(), "ca.crt": creds.ca_pem or b""}
+        async with limiter:
+            await request_json(
+                hub,
+                "POST",
+                f"/api/v1/namespaces/{NAMESPACE}/secrets",
+                body={
+                    "metadata": {"name": name},
+                    "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+                },
+            )
+            await request_json(
+                hub,
+                "POST",
+                CLUSTER.collection(NAMESPACE),
+                body={
+                    "apiVersion": "fleet.gitops.dev/v1alpha1",
+                    "kind": "Cluster",
+                    "metadata": {"name": name},
+                    "spec": {
+                        "server": creds.server,
+                        "secretRef": {"name": name},
+                        "labels": {"bench": "on"},
+                    },
+                },
+            )
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(one, name)
+
+
+def appset(repo_url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "fleet.gitops.dev/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": "bench", "namespace": NAMESPACE},
+        "spec": {
+            "generators": [
+                {
+                    "matrix": {
+                        "generators": [
+                            {"clusters": {"selector": {"matchLabels": {"bench": "on"}}}},
+                            {
+                                "git": {
+                                    "repoURL": repo_url,
+                                    "revision": "main",
+                                    "directories": [{"path": "apps/*"}],
+                                }
+                            },
+                        ]
+                    }
+                }
+            ],
+            "template": {
+                "metadata": {"name": "{{path.basename}}-{{name}}"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": repo_url, "targetRevision": "main", "path": "{{path}}"},
+                    "destination": {"name": "{{name}}", "namespace": "{{path.basename}}"},
+                    "syncPolicy": {
+                        "automated": {"prune": True, "selfHeal": True},
+                        "syncOptions": ["CreateNamespace=true"],
+                    },
+                },
+            },
+        },
+    }
+
+
+async def converged(hub: Any, expected: int, revision: str | None) -> tuple[int, int]:
+    """(Applications Synced and Healthy [at revision], Applications listed)."""
+    listing = await request_json(hub, "GET", APPLICATION.collection(NAMESPACE), timeout=60)
+    items = listing.get("items") or []
+    done = 0
+    for app in items:
+        status = app.get("status") or {}
+        sync = status.get("sync") or {}
+        if (
+            sync.get("status") == "Synced"
+            and (status.get("health") or {}).get("status") == "Healthy"
+            and (revision is None or sync.get("revision") == revision)
+        ):
+            done += 1
+    return done, len(items)
+
+
+async def wait_converged(
+    hub: Any, expected: int, revision: str | None, timeout: float, started: float
+) -> float:
+    last = (0, 0)
+    with anyio.fail_after(timeout):
+        while True:
+            last = await converged(hub, expected, revision)
+            if last[0] == expected:
+                return time.perf_counter() - started
+            await anyio.sleep(0.5)
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+_SAMPLE = re.compile(
+    r'^fleet_cluster_request_duration_seconds_count\{cluster="[^"]*",method="(\w+)"\} (\S+)$'
+)
+
+
+async def member_requests(session: aiohttp.ClientSession, port: int) -> Counter[str]:
+    """Requests the controller sent to member clusters so far, by HTTP method."""
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            counts[match.group(1)] += int(float(match.group(2)))
+    return counts
+
+
+def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] - before.get(k, 0)}
+
+
+async def push_webhook(session: aiohttp.ClientSession, port: int, repo_url: str, sha: str) -> int:
+    body = json.dumps(
+        {"ref": "refs/heads/main", "after": sha, "repository": {"clone_url": repo_url}}
+    ).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": signature,
+        "Content-Type": "application/json",
+    }
+    async with session.post(
+        f"http://127.0.0.1:{port}/api/webhook", data=body, headers=headers
+    ) as response:
+        return response.status
+
+
+# -- the ceiling -------------------------------------------------------------------------------
+
+
+async def sim_apply_ceiling(credentials: Credentials, count: int = 2000) -> float:
+    """Server-side applies of ConfigMaps per second the simulator sustains (32 in flight)."""
+    async with build_api_client(credentials) as api:
+        with contextlib.suppress(Conflict):
+            await request_json(
+                api, "POST", "/api/v1/namespaces", body={"metadata": {"name": "ceiling"}}
+            )
+        limiter = anyio.CapacityLimiter(32)
+
+        async def one(i: int) -> None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"c-{i}", "namespace": "ceiling"},
+                "data": {"i": str(i)},
+            }
+            async with limiter:
+                await request_json(
+                    api,
+                    "PATCH",
+                    f"/api/v1/namespaces/ceiling/configmaps/c-{i}",
+                    body=body,
+                    query={"fieldManager": "ceiling", "force": "true"},
+                    content_type="application/apply-patch+yaml",
+                )
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for i in range(count):
+                tg.start_soon(one, i)
+        return count / (time.perf_counter() - started)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def processes(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    kubeconfigs = workdir / "kubeconfigs"
+    sim = start_sim(args.clusters + 1, kubeconfigs)
+    repo = ConfigRepo(workdir / "git")
+    with processes(sim):
+        hub_credentials = kubeconfig_credentials(kubeconfigs / "cluster-1.kubeconfig")
+        names = [f"cluster-{i}" for i in range(2, args.clusters + 2)]
+        ceiling = await sim_apply_ceiling(
+            kubeconfig_credentials(kubeconfigs / f"{names[0]}.kubeconfig")
+        )
+        first = repo.commit(app_files(args.apps, args.objects, "1"), "initial")
+        expected = args.clusters * args.apps
+        objects = expected * args.objects
+        async with build_api_client(hub_credentials) as hub, aiohttp.ClientSession() as session:
+            await install_crds(hub)
+            await register(hub, kubeconfigs, names)
+            port = free_port()
+            controller = start_controller(kubeconfigs / "cluster-1.kubeconfig", workdir, port)
+            with processes(controller):
+                with anyio.fail_after(120):
+                    while True:
+                        with contextlib.suppress(aiohttp.ClientError):
+                            async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
+                                if r.status == 200:
+                                    break
+                        await anyio.sleep(0.2)
+                before = await member_requests(session, port)
+                cpu_before = proc_figures(controller.pid)["cpu_s"]
+                started = time.perf_counter()
+                await request_json(
+                    hub, "POST", APPLICATION_SET.collection(NAMESPACE), body=appset(repo.url)
+                )
+                initial_s = await wait_converged(hub, expected, first, args.timeout, started)
+                after_initial = await member_requests(session, port)
+                cpu_initial = proc_figures(controller.pid)["cpu_s"]
+                result: dict[str, Any] = {
+                    "shape": {
+                        "clusters": args.clusters,
+                        "apps_per_cluster": args.apps,
+                        "objects_per_app": args.objects,
+                        "applications": expected,
+                        "objects": objects,
+                    },
+                    "ceiling": {
+                        "sim_apply_objects_per_s": round(ceiling, 1),
+                        "min_seconds_for_all_objects": round(objects / ceiling, 1),
+                    },
+                    "initial": {
+                        "seconds": round(initial_s, 1),
+                        "objects_per_s": round(objects / initial_s, 1),
+                        "member_requests": delta(after_initial, before),
+                        "controller_cpu_s": round(cpu_initial - cpu_before, 1),
+                    },
+                }
+                if not args.skip_commit:
+                    files = app_files(args.apps, args.objects, "2")
+                    changed = {k: v for k, v in files.items() if k.endswith("cm-0.yaml")}
+                    second = repo.commit(changed, "bump every app")
+                    started = time.perf_counter()
+                    status = await push_webhook(session, port, repo.url, second)
+                    commit_s = await wait_converged(hub, expected, second, args.timeout, started)
+                    after_commit = await member_requests(session, port)
+                    result["commit"] = {
+                        "webhook_status": status,
+                        "seconds_webhook_to_all_synced_healthy": round(commit_s, 1),
+                        "changed_objects": expected,
+                        "member_requests": delta(after_commit, after_initial),
+                        "controller_cpu_s": round(
+                            proc_figures(controller.pid)["cpu_s"] - cpu_initial, 1
+                        ),
+                    }
+                if args.steady_seconds > 0:
+                    steady_before = await member_requests(session, port)
+                    cpu0, t0 = proc_figures(controller.pid)["cpu_s"], time.perf_counter()
+                    await anyio.sleep(args.steady_seconds)
+                    steady_after = await member_requests(session, port)
+                    cpu1, t1 = proc_figures(controller.pid)["cpu_s"], time.perf_counter()
+                    minutes = (t1 - t0) / 60
+                    per_method = delta(steady_after, steady_before)
+                    result["steady"] = {
+                        "seconds": round(t1 - t0),
+                        "member_requests_per_minute": {
+                            k: round(v / minutes, 1) for k, v in per_method.items()
+                        },
+                        "member_writes": sum(v for k, v in per_method.items() if k != "GET"),
+                        "controller_cpu_percent_of_one_core": round(
+                            100 * (cpu1 - cpu0) / (t1 - t0), 2
+                        ),
+                        "target": "no writes; CPU < 5 % of one core",
+                    }
+                figures = proc_figures(controller.pid)
+                result["controller"] = {
+                    "peak_rss_mib": round(figures["VmHWM"], 1),
+                    "rss_mib": round(figures["VmRSS"], 1),
+                    "cpu_s_total": round(figures["cpu_s"], 1),
+                }
+    repo.stop()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--apps", type=int, default=5)
+    parser.add_argument("--objects", type=int, default=10)
+    parser.add_argument("--steady-seconds", type=float, default=300.0)
+    parser.add_argument("--skip-commit", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    configure_logging("warning")
+    workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
+    try:
+        result = anyio.run(run, args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

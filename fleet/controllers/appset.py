@@ -1,0 +1,761 @@
+"""The ApplicationSet controller: generated Applications on the hub, kept in line with git and the
+cluster registry, without ever deleting on a partial picture.
+
+Argo CD's controller deletes Applications whenever a generator returns fewer parameter sets,
+including when it returned fewer because git, the cluster list or a template failed (argo-cd
+issues 18480, 18212, 14318, 22127). Here an incomplete expansion still creates and updates what
+did evaluate, but deletes nothing, and says so in the status. Deletions that do happen are
+rationed by a budget per window, so a bad merge that drops a label from 500 clusters removes a
+few Applications, not all of them, before someone reads the status.
+
+Flow: watches (ApplicationSets; Applications carrying APPSET_LABEL) and RepoMoved events feed a
+WorkQueue keyed by ApplicationSet name; each reconcile parses, fetches the git repositories it
+needs, expands off the event loop, plans (`appset_plan.plan`) and writes only what differs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.api.resources import (
+    API_VERSION,
+    APPLICATION,
+    APPLICATION_SET,
+    APPSET_LABEL,
+    RESOURCES_FINALIZER,
+)
+from fleet.controllers.appset_plan import (
+    IgnoreRule,
+    Plan,
+    PlanError,
+    deletion_budget,
+    effective_policy,
+    ignore_rules,
+    plan,
+    updated,
+)
+from fleet.controllers.appset_status import (
+    ERROR_OCCURRED,
+    PARAMETERS_GENERATED,
+    RESOURCES_UP_TO_DATE,
+    Condition,
+    conditions_body,
+    resources_body,
+    same_status,
+)
+from fleet.controllers.repos import RepoHub
+from fleet.controllers.workqueue import WorkQueue
+from fleet.kube import Conflict, KubeError, NotFound, request_json
+from fleet.kube.watch import list_and_watch
+from generators.base import Cluster, Environment
+from generators.errors import GeneratorError
+from generators.expand import FINALIZERS, Expansion, expand
+from generators.model import ApplicationSet, parse_application_set
+from generators.repos import RepoResolver
+
+log = structlog.get_logger("fleet.appset")
+
+BUDGET_ANNOTATION = "fleet.gitops.dev/deletion-budget"
+"""Per-ApplicationSet deletion budget: `"50%"` of its current Applications or a count `"5"`."""
+FROZEN_NOTE = "deletions are suspended until every generator evaluates"
+
+App = dict[str, Any]
+Resolve = Callable[[Sequence[str]], Awaitable[tuple[RepoResolver, dict[str, str]]]]
+"""repoURLs -> a resolver over those that could be fetched, and url -> error for the rest."""
+
+
+class ClustersUnavailable(Exception):
+    """The hub's Cluster list is not known (not listed yet, or the hub watch is failing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppSetSettings:
+    policy: str = "sync"
+    """Argo CD's `--policy`: create-only, create-update, create-delete or sync."""
+    allow_policy_override: bool = True
+    """Argo CD's `--enable-policy-override`: an ApplicationSet's applicationsSync wins."""
+    resync_period: float = 180.0
+    deletion_budget: str = "20%"
+    """Default share (or count) of an ApplicationSet's Applications deletable per window."""
+    budget_window: float | None = None
+    """Seconds per deletion-budget window; None: the resync period."""
+    in_cluster_enabled: bool = True
+    workers: int = 8
+    request_timeout: float = 10.0
+
+    @property
+    def window(self) -> float:
+        return self.budget_window if self.budget_window is not None else self.resync_period
+
+
+# -- generation (shared with `fleet appset diff`) ---------------------------------------------
+
+
+def git_generator_urls(
+    generators: Sequence[Mapping[str, Any]], base: str
+) -> Iterator[tuple[str, str]]:
+    """(generator path, repoURL) of every git generator, nested matrix/merge ones included.
+    Templated URLs (`{{...}}`) are skipped: they are only known during expansion."""
+    for index, entry in enumerate(generators):
+        if not isinstance(entry, Mapping):
+            continue
+        for kind, spec in entry.items():
+            path = f"{base}[{index}].{kind}"
+            if not isinstance(spec, Mapping):
+                continue
+            if kind == "git":
+                url = spec.get("repoURL")
+                if isinstance(url, str) and url and "{{" not in url:
+                    yield path, url
+            elif kind in ("matrix", "merge"):
+                children = spec.get("generators")
+                if isinstance(children, list):
+                    yield from git_generator_urls(children, f"{path}.generators")
+
+
+async def fetch_repositories(
+    repos: RepoHub, urls: Sequence[str]
+) -> tuple[RepoResolver, dict[str, str]]:
+    """A resolver over every repository that could be fetched, and url -> error for the rest:
+    one unreachable repository must not stop the generators reading the others."""
+    failures: dict[str, str] = {}
+    ok: list[str] = []
+    for url in dict.fromkeys(urls):
+        try:
+            repos.register(url)
+            await repos.cache.ensure(url)
+        except (GeneratorError, OSError, ValueError) as error:
+            failures[url] = str(error) or type(error).__name__
+            continue
+        ok.append(url)
+    return await repos.resolver(ok), failures
+
+
+def expand_sync(
+    appset: ApplicationSet,
+    clusters: Sequence[Cluster],
+    clusters_error: str | None,
+    resolver: RepoResolver | None,
+    in_cluster_enabled: bool,
+) -> Expansion:
+    """Expansion in a worker thread: the resolver's readers are opened and closed here."""
+    env = Environment(
+        clusters=tuple(clusters),
+        repos=resolver,
+        in_cluster_enabled=in_cluster_enabled,
+        clusters_error=clusters_error,
+    )
+    try:
+        return expand(appset, env)
+    finally:
+        close = getattr(resolver, "close", None)
+        if close is not None:
+            close()
+
+
+def fleet_application(
+    app: Mapping[str, Any], *, appset_name: str, appset_uid: str | None, namespace: str
+) -> App:
+    """A generated Application as fleet stores it on the hub: fleet's apiVersion, the hub
+    namespace, the ApplicationSet label and (when the ApplicationSet exists) its owner reference."""
+    out: App = copy.deepcopy(dict(app))
+    out["apiVersion"] = API_VERSION
+    meta = out.setdefault("metadata", {})
+    meta["namespace"] = namespace
+    meta["labels"] = {**(meta.get("labels") or {}), APPSET_LABEL: appset_name}
+    finalizers = meta.get("finalizers")
+    if finalizers:
+        fleet_finalizer = FINALIZERS["fleet.gitops.dev"]
+        meta["finalizers"] = [
+            RESOURCES_FINALIZER if f == fleet_finalizer else f for f in finalizers
+        ]
+    if appset_uid:
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": API_VERSION,
+                "kind": APPLICATION_SET.kind,
+                "name": appset_name,
+                "uid": appset_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    return out
+
+
+@dataclass
+class Generated:
+    """One ApplicationSet evaluated: what it wants, and everything that went wrong."""
+
+    name: str
+    desired: list[App] = field(default_factory=list)
+    invalid: str | None = None
+    """The document (or its policy) is unusable: nothing may be created, updated or deleted."""
+    problems: list[str] = field(default_factory=list)
+    """Generator, git, cluster-list or template errors: the expansion is incomplete."""
+    warnings: list[str] = field(default_factory=list)
+    policy: str = "sync"
+    ignore: list[IgnoreRule] = field(default_factory=list)
+    preserved_annotations: list[str] = field(default_factory=list)
+    preserved_labels: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.invalid is None and not self.problems
+
+
+def _string_list(raw: Any) -> list[str]:
+    return [str(v) for v in raw] if isinstance(raw, list) else []
+
+
+async def generate(
+    document: Mapping[str, Any],
+    *,
+    namespace: str,
+    clusters: Callable[[], Sequence[Cluster]],
+    resolve: Resolve,
+    settings: AppSetSettings,
+    source: str = "",
+    limiter: anyio.CapacityLimiter | None = None,
+) -> Generated:
+    """Parse and expand one ApplicationSet document into fleet Applications.
+
+    `resolve(urls)` is awaited for `(resolver, failures)` (see `fetch_repositories`).
+    """
+    meta = document.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    result = Generated(name=name)
+    try:
+        appset = parse_application_set(document, source)
+    except GeneratorError as error:
+        result.invalid = str(error)
+        return result
+    spec = document.get("spec") or {}
+    sync_policy = spec.get("syncPolicy") or {}
+    try:
+        result.policy = effective_policy(
+            sync_policy.get("applicationsSync"), settings.policy, settings.allow_policy_override
+        )
+        result.ignore = ignore_rules(spec.get("ignoreApplicationDifferences"))
+    except PlanError as error:
+        result.invalid = str(error)
+        return result
+    preserved = spec.get("preservedFields") or {}
+    result.preserved_annotations = _string_list(preserved.get("annotations"))
+    result.preserved_labels = _string_list(preserved.get("labels"))
+
+    clusters_error: str | None = None
+    cluster_list: Sequence[Cluster] = ()
+    try:
+        cluster_list = clusters()
+    except ClustersUnavailable as error:
+        clusters_error = str(error) or "the hub's Cluster list is not known yet"
+
+    git = list(git_generator_urls(appset.generators, "spec.generators"))
+    resolver: RepoResolver | None = None
+    failures: dict[str, str] = {}
+    if git:
+        resolver, failures = await resolve([url for _, url in git])
+    for path, url in git:
+        if url in failures:
+            result.problems.append(
+                f"{path}: repository {url} could not be fetched: {failures[url]}"
+            )
+
+    expansion = await anyio.to_thread.run_sync(
+        expand_sync,
+        appset,
+        cluster_list,
+        clusters_error,
+        resolver,
+        settings.in_cluster_enabled,
+        limiter=limiter,
+    )
+    result.problems.extend(str(error) for error in expansion.errors)
+    result.warnings = list(expansion.warnings)
+    uid = meta.get("uid")
+    result.desired = [
+        fleet_application(app, appset_name=name, appset_uid=uid, namespace=namespace)
+        for app in expansion.applications
+    ]
+    return result
+
+
+# -- the controller -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    start: float
+    allowed: int
+    base: int
+    """How many Applications the ApplicationSet had when the window opened."""
+    deleted: int = 0
+
+
+class ApplicationSetController:
+    """Reconciles every ApplicationSet in `namespace` on the hub."""
+
+    def __init__(
+        self,
+        hub: ApiClient,
+        namespace: str,
+        *,
+        repos: RepoHub,
+        clusters: Callable[[], Sequence[Cluster]],
+        settings: AppSetSettings | None = None,
+    ) -> None:
+        self.hub = hub
+        self.namespace = namespace
+        self.repos = repos
+        self.clusters = clusters
+        self.settings = settings or AppSetSettings()
+        workers = self.settings.workers
+        self.queue = WorkQueue(self.reconcile, workers=workers, per_group=workers, name="appsets")
+        self.writes = 0
+        """Every create, update, delete and status write made (for tests and metrics)."""
+        self._appsets: dict[str, dict[str, Any]] = {}
+        self._apps: dict[str, dict[str, Any]] = {}
+        self._windows: dict[str, _Window] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+        self._limiter = anyio.CapacityLimiter(4)
+        self._synced = False
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _enqueue(self, name: str, after: float = 0.0) -> None:
+        if self._synced and name:
+            self.queue.add(name, after=after)
+
+    def requeue_all(self) -> None:
+        for name in list(self._appsets):
+            self._enqueue(name)
+
+    def clusters_changed(self) -> None:
+        """The cluster registry changed: every ApplicationSet may generate differently."""
+        self.requeue_all()
+
+    async def _appsets_reset(self, items: list[dict[str, Any]]) -> None:
+        fresh = {str(o["metadata"]["name"]): o for o in items}
+        for gone in set(self._appsets) - set(fresh):
+            self.queue.forget(gone)
+            self._windows.pop(gone, None)
+        self._appsets = fresh
+        self.requeue_all()
+
+    async def _appset_event(self, kind: str, obj: dict[str, Any]) -> None:
+        name = str(obj["metadata"]["name"])
+        if kind == "DELETED":
+            self._appsets.pop(name, None)
+            self._windows.pop(name, None)
+            self.queue.forget(name)
+            return
+        old = self._appsets.get(name)
+        self._appsets[name] = obj
+        # Our own status writes come back as events: only spec/metadata changes need a look.
+        if old is None or _generation_view(old) != _generation_view(obj):
+            self._enqueue(name)
+
+    async def _apps_reset(self, items: list[dict[str, Any]]) -> None:
+        self._apps = {str(o["metadata"]["name"]): o for o in items}
+        self.requeue_all()
+
+    async def _app_event(self, kind: str, obj: dict[str, Any]) -> None:
+        name = str(obj["metadata"]["name"])
+        # A label edited away arrives as DELETED (no longer matching the selector) carrying the
+        # new labels: the previous owner, from the cache, must look too.
+        previous = self._apps.pop(name, None) if kind == "DELETED" else self._apps.get(name)
+        if kind != "DELETED":
+            self._apps[name] = obj
+        for version in (previous, obj):
+            if version is not None:
+                self._enqueue(
+                    str((version["metadata"].get("labels") or {}).get(APPSET_LABEL) or "")
+                )
+
+    async def _follow_repos(self) -> None:
+        while True:
+            stream = self.repos.subscribe()
+            async with stream:
+                async for _ in stream:
+                    self._requeue_git()
+            self._requeue_git()  # closed as too slow: we may have missed moves
+
+    def _requeue_git(self) -> None:
+        for name, obj in list(self._appsets.items()):
+            generators = (obj.get("spec") or {}).get("generators") or []
+            if any(True for _ in git_generator_urls(generators, "spec.generators")):
+                self._enqueue(name)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Watch, queue and reconcile until cancelled; started once both lists are in."""
+        appsets_ready = anyio.Event()
+        apps_ready = anyio.Event()
+
+        async def on_appsets(items: list[dict[str, Any]]) -> None:
+            await self._appsets_reset(items)
+            appsets_ready.set()
+
+        async def on_apps(items: list[dict[str, Any]]) -> None:
+            await self._apps_reset(items)
+            apps_ready.set()
+
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.queue.run)
+            tg.start_soon(
+                lambda: list_and_watch(
+                    self.hub,
+                    APPLICATION_SET.collection(self.namespace),
+                    on_reset=on_appsets,
+                    on_event=self._appset_event,
+                    request_timeout=self.settings.request_timeout,
+                )
+            )
+            tg.start_soon(
+                lambda: list_and_watch(
+                    self.hub,
+                    APPLICATION.collection(self.namespace),
+                    on_reset=on_apps,
+                    on_event=self._app_event,
+                    label_selector=APPSET_LABEL,
+                    request_timeout=self.settings.request_timeout,
+                )
+            )
+            await appsets_ready.wait()
+            await apps_ready.wait()
+            self._synced = True
+            self.requeue_all()
+            tg.start_soon(self._follow_repos)
+            log.info("appset.controller_started", namespace=self.namespace)
+            task_status.started()
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    def _lock(self, name: str) -> anyio.Lock:
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = anyio.Lock()
+        return lock
+
+    def applications_of(self, name: str) -> list[dict[str, Any]]:
+        return [
+            app
+            for app in self._apps.values()
+            if (app["metadata"].get("labels") or {}).get(APPSET_LABEL) == name
+        ]
+
+    async def reconcile(self, name: str) -> float | None:
+        """One ApplicationSet; returns when to look again (the resync, or the budget window)."""
+        async with self._lock(name):
+            obj = self._appsets.get(name)
+            if obj is None or obj["metadata"].get("deletionTimestamp"):
+                return None
+            return await self._reconcile(name, obj)
+
+    async def _resolve(self, urls: Sequence[str]) -> tuple[RepoResolver, dict[str, str]]:
+        return await fetch_repositories(self.repos, urls)
+
+    async def _reconcile(self, name: str, obj: dict[str, Any]) -> float | None:
+        bound = log.bind(appset=name, namespace=self.namespace)
+        generated = await generate(
+            obj,
+            namespace=self.namespace,
+            clusters=self.clusters,
+            resolve=self._resolve,
+            settings=self.settings,
+            limiter=self._limiter,
+        )
+        existing = self.applications_of(name)
+        if generated.invalid is not None:
+            bound.warning("appset.invalid", error=generated.invalid)
+            await self._write_status(obj, _invalid_conditions(generated.invalid), [])
+            return None
+
+        problems = list(generated.problems)
+        window = self._window(name)
+        try:
+            spec_budget = (obj["metadata"].get("annotations") or {}).get(BUDGET_ANNOTATION)
+            allowed = (
+                window.allowed
+                if window
+                else deletion_budget(spec_budget, len(existing), self.settings.deletion_budget)
+            )
+        except PlanError as error:
+            problems.append(f"metadata.annotations[{BUDGET_ANNOTATION!r}]: {error}")
+            allowed = 0
+        deleted_before = window.deleted if window else 0
+        base = window.base if window else len(existing)
+        the_plan = plan(
+            generated.desired,
+            existing,
+            policy=generated.policy,
+            complete=not problems,
+            budget=allowed - deleted_before,
+            preserved_annotations=generated.preserved_annotations,
+            preserved_labels=generated.preserved_labels,
+            ignore=generated.ignore,
+        )
+        write_errors = await self._act(the_plan, name)
+        if the_plan.delete:
+            self._count_deletions(name, allowed, base, len(the_plan.delete))
+        desired_names = [a["metadata"]["name"] for a in generated.desired]
+        conditions = _conditions(
+            the_plan,
+            problems,
+            write_errors,
+            allowed=allowed,
+            deleted=deleted_before,
+            existing=base,
+            window=self.settings.window,
+            spec_budget=spec_budget or self.settings.deletion_budget,
+        )
+        await self._write_status(
+            obj, conditions, resources_body(desired_names, self._apps, self.namespace)
+        )
+        bound.info(
+            "appset.reconciled",
+            desired=len(generated.desired),
+            created=len(the_plan.create),
+            updated=len(the_plan.update),
+            deleted=len(the_plan.delete),
+            held=len(the_plan.held),
+            frozen=len(the_plan.frozen),
+            problems=len(problems),
+        )
+        for warning in generated.warnings:
+            bound.warning("appset.warning", message=warning)
+        if the_plan.held:
+            current = self._window(name)
+            left = (current.start + self.settings.window - anyio.current_time()) if current else 0
+            return max(0.05, min(left, self.settings.resync_period))
+        if write_errors:
+            raise RuntimeError("; ".join(write_errors))  # back off and retry
+        return self.settings.resync_period
+
+    def _window(self, name: str) -> _Window | None:
+        window = self._windows.get(name)
+        if window is not None and anyio.current_time() - window.start >= self.settings.window:
+            del self._windows[name]
+            return None
+        return window
+
+    def _count_deletions(self, name: str, allowed: int, base: int, count: int) -> None:
+        window = self._window(name)
+        if window is None:
+            window = self._windows[name] = _Window(anyio.current_time(), allowed, base)
+        window.deleted += count
+
+    async def _act(self, the_plan: Plan, appset_name: str) -> list[str]:
+        errors: list[str] = []
+        timeout = self.settings.request_timeout
+        for app in the_plan.create:
+            app_name = app["metadata"]["name"]
+            try:
+                made = await request_json(
+                    self.hub,
+                    "POST",
+                    APPLICATION.collection(self.namespace),
+                    body=app,
+                    timeout=timeout,
+                )
+                self.writes += 1
+                self._apps[app_name] = made
+            except Conflict:
+                errors.append(await self._create_conflict(app, appset_name))
+            except KubeError as error:
+                errors.append(f"creating Application {app_name}: {error.message or error.reason}")
+        for merged, _ in the_plan.update:
+            app_name = merged["metadata"]["name"]
+            try:
+                made = await request_json(
+                    self.hub,
+                    "PUT",
+                    APPLICATION.item(self.namespace, app_name),
+                    body=merged,
+                    timeout=timeout,
+                )
+                self.writes += 1
+                self._apps[app_name] = made
+            except Conflict:
+                errors.append(f"updating Application {app_name}: it changed meanwhile; retrying")
+            except KubeError as error:
+                errors.append(f"updating Application {app_name}: {error.message or error.reason}")
+        for app in the_plan.delete:
+            app_name = app["metadata"]["name"]
+            try:
+                await request_json(
+                    self.hub,
+                    "DELETE",
+                    APPLICATION.item(self.namespace, app_name),
+                    timeout=timeout,
+                )
+                self.writes += 1
+            except NotFound:
+                pass
+            except KubeError as error:
+                errors.append(f"deleting Application {app_name}: {error.message or error.reason}")
+                continue
+            self._apps.pop(app_name, None)
+            log.info("appset.application_deleted", appset=appset_name, application=app_name)
+        return [e for e in errors if e]
+
+    async def _create_conflict(self, app: App, appset_name: str) -> str:
+        """The name is taken. Ours (labelled, not yet seen by the watch; or owned by this
+        ApplicationSet but with its label edited away): take it back. Anyone else's: report."""
+        app_name = app["metadata"]["name"]
+        timeout = self.settings.request_timeout
+        try:
+            live = await request_json(
+                self.hub, "GET", APPLICATION.item(self.namespace, app_name), timeout=timeout
+            )
+        except KubeError as error:
+            return f"creating Application {app_name}: {error.message or error.reason}"
+        meta = live.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(APPSET_LABEL)
+        if owner == appset_name:
+            self._apps[app_name] = live
+            return ""
+        our_uids = {r.get("uid") for r in app["metadata"].get("ownerReferences") or []}
+        if our_uids & {r.get("uid") for r in meta.get("ownerReferences") or []}:
+            try:
+                made = await request_json(
+                    self.hub,
+                    "PUT",
+                    APPLICATION.item(self.namespace, app_name),
+                    body=updated(app, live),
+                    timeout=timeout,
+                )
+            except KubeError as error:
+                return f"restoring Application {app_name}: {error.message or error.reason}"
+            self.writes += 1
+            self._apps[app_name] = made
+            return ""
+        who = f"ApplicationSet {owner}" if owner else "no ApplicationSet"
+        return (
+            f"Application {app_name} already exists and belongs to {who}: rename the generated "
+            f"Application (spec.template.metadata.name) or delete the existing one"
+        )
+
+    async def _write_status(
+        self, obj: dict[str, Any], conditions: list[Condition], resources: list[dict[str, Any]]
+    ) -> None:
+        current = obj.get("status") or {}
+        wanted = {
+            "conditions": conditions_body(conditions, current.get("conditions") or []),
+            "resources": resources,
+        }
+        if same_status(current, wanted):
+            return
+        name = obj["metadata"]["name"]
+        try:
+            made = await request_json(
+                self.hub,
+                "PATCH",
+                APPLICATION_SET.status(self.namespace, name),
+                body={"status": wanted},
+                content_type="application/merge-patch+json",
+                timeout=self.settings.request_timeout,
+            )
+        except NotFound:
+            return
+        self.writes += 1
+        if name in self._appsets:
+            self._appsets[name] = made
+
+
+def _generation_view(obj: Mapping[str, Any]) -> Any:
+    meta = obj.get("metadata") or {}
+    return (
+        obj.get("spec"),
+        meta.get("annotations"),
+        meta.get("labels"),
+        meta.get("deletionTimestamp"),
+        meta.get("uid"),
+    )
+
+
+def _invalid_conditions(message: str) -> list[Condition]:
+    fix = f"{message}; nothing was created, updated or deleted until it is fixed"
+    return [
+        Condition(ERROR_OCCURRED, True, "InvalidApplicationSet", fix),
+        Condition(PARAMETERS_GENERATED, False, "InvalidApplicationSet", fix),
+        Condition(RESOURCES_UP_TO_DATE, False, "InvalidApplicationSet", fix),
+    ]
+
+
+def _conditions(
+    the_plan: Plan,
+    problems: list[str],
+    write_errors: list[str],
+    *,
+    allowed: int,
+    deleted: int,
+    existing: int,
+    window: float,
+    spec_budget: str | None,
+) -> list[Condition]:
+    skipped = [reason for _, reason in the_plan.skipped if "jqPathExpressions" in reason]
+    if problems:
+        kept = len(the_plan.frozen)
+        detail = "; ".join(problems)
+        message = f"{detail}. {FROZEN_NOTE}"
+        if kept:
+            message += f" ({kept} Application(s) no longer generated are kept for now)"
+        return [
+            Condition(ERROR_OCCURRED, True, "ApplicationGenerationFromParamsError", message),
+            Condition(PARAMETERS_GENERATED, False, "ApplicationGenerationFromParamsError", message),
+            Condition(RESOURCES_UP_TO_DATE, False, "ApplicationGenerationFromParamsError", message),
+        ]
+    if write_errors or skipped:
+        message = "; ".join([*write_errors, *sorted(set(skipped))])
+        return [
+            Condition(ERROR_OCCURRED, True, "ApplicationSetApplyError", message),
+            Condition(
+                PARAMETERS_GENERATED,
+                True,
+                "ParametersGenerated",
+                "Successfully generated parameters for all Applications",
+            ),
+            Condition(RESOURCES_UP_TO_DATE, False, "ApplicationSetApplyError", message),
+        ]
+    ok = [
+        Condition(
+            ERROR_OCCURRED,
+            False,
+            "ApplicationSetUpToDate",
+            "All applications have been generated successfully",
+        ),
+        Condition(
+            PARAMETERS_GENERATED,
+            True,
+            "ParametersGenerated",
+            "Successfully generated parameters for all Applications",
+        ),
+    ]
+    if the_plan.held:
+        done = deleted + len(the_plan.delete)
+        message = (
+            f"{len(the_plan.held)} Application(s) no longer generated are held back by the "
+            f"deletion budget ({spec_budget}: {allowed} of {existing} per {window:g}s window; "
+            f"{done} deleted in this window); they are deleted in later windows. To delete "
+            f"them sooner, set the annotation {BUDGET_ANNOTATION} on the ApplicationSet "
+            f'(e.g. "100%"); if the deletions are a mistake, fix the generators now'
+        )
+        return [*ok, Condition(RESOURCES_UP_TO_DATE, False, "DeletionBudgetExceeded", message)]
+    return [
+        *ok,
+        Condition(
+            RESOURCES_UP_TO_DATE,
+            True,
+            "ApplicationSetUpToDate",
+            "All applications have been generated successfully",
+        ),
+    ]
