@@ -351,12 +351,12 @@ async def wait_converged(
 # -- metrics -----------------------------------------------------------------------------------
 
 _SAMPLE = re.compile(
-    r'^fleet_cluster_request_duration_seconds_count\{cluster="[^"]*",method="(\w+)"\} (\S+)$'
+    r'^fleet_cluster_request_duration_seconds_count\{cluster="[^"]*",verb="(\w+)"\} (\S+)$'
 )
 
 
 async def member_requests(session: aiohttp.ClientSession, port: int) -> Counter[str]:
-    """Requests the controller sent to member clusters so far, by HTTP method."""
+    """Requests the controller sent to member clusters so far, by verb (method or WATCH)."""
     async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
         text = await response.text()
     counts: Counter[str] = Counter()
@@ -525,7 +525,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         "member_requests_per_minute": {
                             k: round(v / minutes, 1) for k, v in per_method.items()
                         },
-                        "member_writes": sum(v for k, v in per_method.items() if k != "GET"),
+                        "member_writes": sum(
+                            v for k, v in per_method.items() if k not in ("GET", "WATCH")
+                        ),
                         "controller_cpu_percent_of_one_core": round(
                             100 * (cpu1 - cpu0) / (t1 - t0), 2
                         ),

@@ -38,6 +38,7 @@ from fleet.kube import (
     Unauthorized,
     Unreachable,
     build_api_client,
+    observe,
     translate,
 )
 
@@ -78,6 +79,10 @@ class ManagerSettings:
     status_refresh: float = 60.0
     """Write status at least this often even when nothing changed (lastProbeTime, latency)."""
     check_access: bool = True
+    passive_health: float = 300.0
+    """Skip an active probe of a Ready cluster while its other traffic (syncs, watches) keeps
+    succeeding, for up to this many seconds since the last real probe: an idle fleet is not
+    polled by probes on top of its watches. 0 disables."""
     keepalive: float = 2.0
     """Seconds an idle connection stays open: shorter than the probe interval, so an idle
     cluster holds no TLS connection (~300 KiB each) between probes; busy clusters keep theirs."""
@@ -137,6 +142,9 @@ class _Entry:
         )
         self.health = ClusterHealth()
         self.last_written = 0.0
+        self.last_ok = 0.0
+        """monotonic time of the last answered request (any client traffic, not 5xx/401/403)."""
+        self.last_probed = 0.0
         self.wake = anyio.Event()
         self.scope = anyio.CancelScope()
         self.log = log.bind(cluster=name)
@@ -164,7 +172,14 @@ class ClusterManager:
     async def __aenter__(self) -> ClusterManager:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        observe.add_observer(self._observed)
         return self
+
+    def _observed(self, cluster: str, _verb: str, _seconds: float, outcome: str) -> None:
+        entry = self._entries.get(cluster)
+        answered = outcome.isdigit() and outcome[0] in "234"
+        if entry is not None and answered and outcome not in ("401", "403", "429"):
+            entry.last_ok = time.monotonic()
 
     async def __aexit__(
         self,
@@ -173,6 +188,7 @@ class ClusterManager:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._tg is not None
+        observe.remove_observer(self._observed)
         for entry in list(self._entries.values()):
             entry.scope.cancel()
         try:
@@ -313,10 +329,24 @@ class ClusterManager:
             while True:
                 with anyio.move_on_after(self._next_delay(entry)):
                     await entry.wake.wait()
-                entry.wake = anyio.Event()
+                woken, entry.wake = entry.wake.is_set(), anyio.Event()
                 if not entry.breaker.allow():
                     continue
+                if not woken and self._alive_by_traffic(entry):
+                    continue
                 await self._probe_once(entry)
+
+    def _alive_by_traffic(self, entry: _Entry) -> bool:
+        """A Ready cluster answering other requests needs no probe (until passive_health)."""
+        now = time.monotonic()
+        return (
+            self.settings.passive_health > 0
+            and entry.health.ready is True
+            and entry.breaker.state is State.CLOSED
+            and entry.last_ok > entry.last_probed
+            and now - entry.last_ok < self.settings.probe_interval
+            and now - entry.last_probed < self.settings.passive_health
+        )
 
     async def _probe_once(self, entry: _Entry) -> None:
         entry.probes += 1
@@ -331,6 +361,7 @@ class ClusterManager:
                 result = failure(error)
             except ValueError as error:  # CredentialsError from the exec provider
                 result = ProbeResult(True, False, "CredentialsError", str(error))
+        entry.last_probed = time.monotonic()  # after: the probe's own requests are not "traffic"
         if isinstance(result.error, Unauthorized) and entry.exec_provider is not None:
             entry.exec_provider.invalidate()
         if result.error is not None and _counts_against_breaker(result.error):

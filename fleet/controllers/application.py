@@ -52,6 +52,7 @@ from fleet.sync.engine import SyncEngine
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.spec import AppSpec
 from fleet.sync.status import AppStatus, Operation, now
+from fleet.sync.watchhub import WatchHub
 
 log = structlog.get_logger("fleet.applications")
 
@@ -67,7 +68,7 @@ OWN_CONDITIONS = (INVALID_SPEC, COMPARISON_ERROR)
 class AppControllerSettings:
     resync_period: float = 180.0
     """Every Application is compared again this often without any event (Argo CD's default)."""
-    workers: int = 16
+    workers: int = 128
     per_cluster: int = 4
     """Reconciles running at once against one destination cluster."""
     reconcile_timeout: float = 900.0
@@ -141,6 +142,7 @@ class ApplicationController:
         tools: RenderTools,
         settings: AppControllerSettings | None = None,
         metrics: Metrics | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.hub = hub
         self.namespace = namespace
@@ -151,6 +153,11 @@ class ApplicationController:
         self.tools = tools
         self.settings = settings or AppControllerSettings()
         self.metrics = metrics
+        # -- sharding hook (fleet.controllers.sharding) --
+        self.owns: Callable[[str], bool] = owns or (lambda cluster: True)
+        """Whether this replica reconciles the Applications of a cluster ("" = destination
+        not resolvable: the leader's). Default: one replica owns every cluster."""
+        # -- end sharding hook --
         self.apps: dict[str, Obj] = {}
         self.projects: dict[str, Obj] = {}
         self.queue = WorkQueue(
@@ -161,6 +168,8 @@ class ApplicationController:
         )
         self.synced = anyio.Event()
         self.desired = DesiredCache()
+        self.watches = WatchHub()
+        """One watch per (cluster, kind) shared by every Application's self-healer."""
         self._runtimes: dict[str, _Runtime] = {}
         self._listed: set[str] = set()
         self._tg: TaskGroup | None = None
@@ -171,6 +180,7 @@ class ApplicationController:
         """Watch Applications and Projects, reconcile through the queue, until cancelled."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            await tg.start(self.watches.run)
             await tg.start(self.queue.run)
             tg.start_soon(self._watch_projects)
             tg.start_soon(self._watch_apps)
@@ -287,6 +297,11 @@ class ApplicationController:
         if app is None:
             self._drop(name)
             return None
+        # -- sharding hook: another replica's cluster -> forget it here, write nothing --
+        if not self.owns(self._owner_cluster(app)):
+            self._drop(name)
+            return None
+        # -- end sharding hook --
         rt = self._runtimes.get(name)
         if rt is None:
             rt = self._runtimes[name] = _Runtime(AppStatus.from_dict(app.get("status")))
@@ -311,6 +326,20 @@ class ApplicationController:
             return self._resync()
         log_.debug("application.reconciled", sync=rt.status.sync_status, health=rt.status.health)
         return self._resync()
+
+    # -- sharding hook --
+    def _owner_cluster(self, app: Obj) -> str:
+        """The registered cluster whose owner reconciles `app`; "" if none resolves."""
+        try:
+            return resolve_destination(parse_application(app), self.clusters())
+        except (InvalidApplicationError, UnknownDestinationError):
+            return ""
+
+    def managed(self) -> dict[str, str]:
+        """Application -> cluster of every Application this replica has an engine for."""
+        return {n: rt.cluster for n, rt in self._runtimes.items() if rt.engine is not None}
+
+    # -- end sharding hook --
 
     def _admit(self, app: Obj) -> tuple[str, Project]:
         """The destination cluster and the Project, or Blocked saying what is wrong."""
@@ -568,7 +597,7 @@ class ApplicationController:
     async def _heal(self, name: str, engine: SyncEngine, scope: anyio.CancelScope) -> None:
         with scope:
             try:
-                await SelfHealer(engine).run()
+                await SelfHealer(engine, watches=self.watches).run()
             except Exception as error:  # a healer never takes the controller down
                 log.warning(
                     "application.selfheal_failed",

@@ -72,6 +72,10 @@ Resolve = Callable[[Sequence[str]], Awaitable[tuple[RepoResolver, dict[str, str]
 """repoURLs -> a resolver over those that could be fetched, and url -> error for the rest."""
 
 
+APP_EVENT_BATCH = 1.0
+"""Seconds an Application event waits before its ApplicationSet is looked at (coalescing)."""
+
+
 class ClustersUnavailable(Exception):
     """The hub's Cluster list is not known (not listed yet, or the hub watch is failing)."""
 
@@ -375,10 +379,13 @@ class ApplicationSetController:
         previous = self._apps.pop(name, None) if kind == "DELETED" else self._apps.get(name)
         if kind != "DELETED":
             self._apps[name] = obj
+        # Batched: while hundreds of Applications report progress, their ApplicationSet is
+        # re-evaluated about once a second, not once per status write.
         for version in (previous, obj):
             if version is not None:
                 self._enqueue(
-                    str((version["metadata"].get("labels") or {}).get(APPSET_LABEL) or "")
+                    str((version["metadata"].get("labels") or {}).get(APPSET_LABEL) or ""),
+                    after=APP_EVENT_BATCH,
                 )
 
     async def _follow_repos(self) -> None:

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--cache-dir", type=Path, default=Path(".cache/fleet-controller"))
     run.add_argument("--resync-period", type=float, default=180.0, metavar="SECONDS")
     run.add_argument("--git-poll-interval", type=float, default=60.0, metavar="SECONDS")
-    run.add_argument("--workers", type=int, default=16)
+    run.add_argument(
+        "--workers", type=int, default=128, help="reconciles at once in all (see --per-cluster)"
+    )
     run.add_argument(
         "--per-cluster", type=int, default=4, help="reconciles at once against one cluster"
     )
@@ -37,6 +39,34 @@ def register(subparsers: Any) -> None:
         help="Applications an ApplicationSet may delete per window: N or P%%",
     )
     run.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS")
+    # -- sharding (fleet.controllers.sharding) --
+    run.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the clusters into N shards (sha256 of the cluster name mod N), each held "
+        "by one replica through the Lease fleet-shard-<i> in the hub namespace; replicas share "
+        "them evenly and take over a dead replica's within --lease-duration. The holder of "
+        "shard 0 also runs the ApplicationSet controller. 1 (default): leader election, one "
+        "active replica",
+    )
+    run.add_argument(
+        "--replica-id",
+        default=None,
+        metavar="ID",
+        help="this replica's identity in the Leases, unique among the running replicas "
+        "(default: hostname-pid)",
+    )
+    run.add_argument(
+        "--lease-duration",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="a replica that stops renewing (crash, cut off from the hub) loses its shards "
+        "after this long; it renews every third of it",
+    )
+    # -- end sharding --
     run.set_defaults(handler=_run)
 
 

@@ -32,6 +32,7 @@ from fleet.controllers.appset import (
     ClustersUnavailable,
 )
 from fleet.controllers.repos import RepoHub
+from fleet.controllers.sharding import ShardCoordinator, ShardSettings
 from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
@@ -52,7 +53,7 @@ class ControllerSettings:
     """0: any free port (read `Controller.port` once started)."""
     resync_period: float = 180.0
     git_poll_interval: float = 60.0
-    workers: int = 16
+    workers: int = 128
     per_cluster: int = 4
     deletion_budget: str = "20%"
     shutdown_grace: float = 30.0
@@ -60,6 +61,9 @@ class ControllerSettings:
     render_tools: RenderTools | None = None
     manager: ManagerSettings = field(default_factory=ManagerSettings)
     wave_timeout: float = 120.0
+    sharding: ShardSettings | None = None
+    """Replicas sharing the clusters through hub Leases; None: this process owns everything
+    and runs the ApplicationSet controller (no Leases written)."""
 
 
 class Controller:
@@ -73,6 +77,19 @@ class Controller:
         self.appsets: ApplicationSetController | None = None
         self._scope: anyio.CancelScope | None = None
         self._ready = False
+        # -- sharding --
+        self.coordinator: ShardCoordinator | None = None
+        if settings.sharding is not None:
+            shard = settings.sharding
+            self.coordinator = ShardCoordinator(
+                hub,
+                settings.namespace,
+                shard.identity,
+                shard.shards,
+                shard.lease_duration,
+                shard.renew_interval,
+            )
+        # -- end sharding --
 
     # -- what the parts ask each other ---------------------------------------------------------
 
@@ -120,19 +137,9 @@ class Controller:
                         wave_timeout=settings.wave_timeout,
                     ),
                     metrics=self.metrics,
+                    owns=self.coordinator.owns_cluster if self.coordinator else None,
                 )
-                self.appsets = ApplicationSetController(
-                    self.hub,
-                    settings.namespace,
-                    repos=repos,
-                    clusters=self._generator_clusters,
-                    settings=AppSetSettings(
-                        resync_period=settings.resync_period,
-                        deletion_budget=settings.deletion_budget,
-                        # The hub is a target only when registered as a Cluster like any other.
-                        in_cluster_enabled=False,
-                    ),
-                )
+                self.appsets = self._new_appsets(repos)
                 apps, appsets = self.applications, self.appsets
                 self.metrics.add_state(
                     lambda: {"applications": apps.queue.depth},
@@ -142,8 +149,16 @@ class Controller:
                 try:
                     tg.start_soon(self.registry.run)
                     await self.registry.synced.wait()
+                    # -- sharding: leases first, so a lone replica owns all before it starts --
+                    if self.coordinator is not None:
+                        await tg.start(self.coordinator.run)
+                        tg.start_soon(self._follow_shards, self.coordinator)
                     await tg.start(apps.run)
-                    await tg.start(appsets.run)
+                    if self.coordinator is None:
+                        await tg.start(appsets.run)
+                    else:
+                        await tg.start(self._lead, self.coordinator, repos)
+                    # -- end sharding --
                     tg.start_soon(Poller(cache, interval=settings.git_poll_interval).run)
                     tg.start_soon(self._follow_clusters, manager)
                     self._ready = True
@@ -155,6 +170,76 @@ class Controller:
                     with anyio.CancelScope(shield=True):
                         await runner.cleanup()
                     self.metrics.close()
+
+    def _new_appsets(self, repos: RepoHub) -> ApplicationSetController:
+        return ApplicationSetController(
+            self.hub,
+            self.settings.namespace,
+            repos=repos,
+            clusters=self._generator_clusters,
+            settings=AppSetSettings(
+                resync_period=self.settings.resync_period,
+                deletion_budget=self.settings.deletion_budget,
+                # The hub is a target only when registered as a Cluster like any other.
+                in_cluster_enabled=False,
+            ),
+        )
+
+    # -- sharding ---------------------------------------------------------------------------------
+
+    async def _follow_shards(self, coordinator: ShardCoordinator) -> None:
+        """Shards gained or lost: every Application looks again (gained ones are picked up
+        at once, lost ones dropped by their next reconcile)."""
+        while True:
+            await coordinator.wait_changed()
+            if self.applications is not None:
+                self.applications.clusters_changed()
+
+    async def _lead(
+        self,
+        coordinator: ShardCoordinator,
+        repos: RepoHub,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the ApplicationSet controller while this replica leads (holds shard 0): a
+        fresh one per term, cancelled when leadership is lost; started once the first
+        decision is made (a lone replica starts its ApplicationSet controller first)."""
+        started = False
+        async with anyio.create_task_group() as tg:
+            term: anyio.CancelScope | None = None
+            while True:
+                leader = coordinator.is_leader()
+                if leader and term is None:
+                    appsets = self.appsets if not started else self._new_appsets(repos)
+                    assert appsets is not None
+                    self.appsets = appsets
+                    term = anyio.CancelScope()
+                    if started:
+                        tg.start_soon(self._term, appsets, term)
+                    else:  # as without sharding: listed before the controller reports started
+                        await tg.start(self._term, appsets, term)
+                    log.info("controller.leading", replica=coordinator.identity)
+                elif not leader and term is not None:
+                    term.cancel()
+                    term = None
+                    log.info("controller.not_leading", replica=coordinator.identity)
+                if not started:
+                    started = True
+                    task_status.started()
+                await coordinator.wait_changed()
+
+    @staticmethod
+    async def _term(
+        appsets: ApplicationSetController,
+        scope: anyio.CancelScope,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        with scope:
+            await appsets.run(task_status=task_status)
+
+    # -- end sharding -----------------------------------------------------------------------------
 
     async def _serve(self, cache: RepoCache) -> web.AppRunner:
         app = make_app(cache, self.settings.webhook_secrets, self.metrics, self._not_ready)
@@ -193,5 +278,7 @@ class Controller:
         log.info("controller.stopping", grace=self.settings.shutdown_grace)
         if self.applications is not None:
             await self.applications.drain(self.settings.shutdown_grace)
+        if self.coordinator is not None:  # give the shards back: others take over at once
+            await self.coordinator.release()
         if self._scope is not None:
             self._scope.cancel()

@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 
 Observer = Callable[[str, str, float, str], None]
-"""(cluster label, HTTP method, seconds, outcome): outcome is the status code as text ("200",
+"""(cluster label, verb, seconds, outcome): the verb is the HTTP method, or WATCH for a watch
+request (its seconds are until the stream opened); outcome is the status code as text ("200",
 "409"), or the exception's class name when no response came ("ClientConnectorError",
 "TimeoutError")."""
 
@@ -30,6 +31,11 @@ def add_observer(observer: Observer) -> None:
 def remove_observer(observer: Observer) -> None:
     if observer in _observers:
         _observers.remove(observer)
+
+
+def _verb(params: Any) -> str:
+    watch = params.url.query.get("watch")
+    return "WATCH" if watch in ("1", "true") else str(params.method)
 
 
 def _report(label: str, method: str, started: float, outcome: str) -> None:
@@ -46,10 +52,10 @@ def trace_config(label: str) -> aiohttp.TraceConfig:
         ctx.fleet_started = time.monotonic()
 
     async def end(_s: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
-        _report(label, params.method, ctx.fleet_started, str(params.response.status))
+        _report(label, _verb(params), ctx.fleet_started, str(params.response.status))
 
     async def failed(_s: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
-        _report(label, params.method, ctx.fleet_started, type(params.exception).__name__)
+        _report(label, _verb(params), ctx.fleet_started, type(params.exception).__name__)
 
     config.on_request_start.append(start)
     config.on_request_end.append(end)

@@ -70,8 +70,8 @@ class Metrics:
         )
         self.cluster_requests = Histogram(
             "fleet_cluster_request_duration_seconds",
-            "HTTP requests to member clusters, by cluster and method",
-            ["cluster", "method"],
+            "HTTP requests to member clusters, by cluster and verb (the method, or WATCH)",
+            ["cluster", "verb"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -92,10 +92,10 @@ class Metrics:
     def close(self) -> None:
         observe.remove_observer(self._request)
 
-    def _request(self, cluster: str, method: str, seconds: float, outcome: str) -> None:
+    def _request(self, cluster: str, verb: str, seconds: float, outcome: str) -> None:
         if cluster not in self._clusters():
             return  # another controller's cluster in the same process
-        self.cluster_requests.labels(cluster, method).observe(seconds)
+        self.cluster_requests.labels(cluster, verb).observe(seconds)
         if not outcome.isdigit() or outcome.startswith("5") or outcome == "429":
             self.cluster_errors.labels(cluster, outcome).inc()
 

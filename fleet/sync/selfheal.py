@@ -25,6 +25,7 @@ from fleet.sync.discovery import Resource
 from fleet.sync.engine import Planned, SyncEngine
 from fleet.sync.inventory import Key, describe, key_of
 from fleet.sync.tracking import LABEL
+from fleet.sync.watchhub import WatchHub
 
 Obj = dict[str, Any]
 
@@ -32,8 +33,12 @@ Obj = dict[str, Any]
 class SelfHealer:
     """Run `await tg.start(SelfHealer(engine).run)`; cancel the group to stop."""
 
-    def __init__(self, engine: SyncEngine, *, workers: int = 8) -> None:
+    def __init__(
+        self, engine: SyncEngine, *, workers: int = 8, watches: WatchHub | None = None
+    ) -> None:
         self.engine = engine
+        self.watches = watches
+        """Shared streams (the controller's); None: this healer opens its own watches."""
         self.corrections = 0
         self.detections = 0
         self._latest: dict[Key, Obj | None] = {}
@@ -78,6 +83,11 @@ class SelfHealer:
             obj.setdefault("kind", res.kind)
             self._offer(key_of(obj), None if kind == "DELETED" else obj)
 
+        if self.watches is not None:
+            await self.watches.follow(
+                self.engine.api, res, self.engine.spec.app.label_value, on_reset, on_event
+            )
+            return
         await list_and_watch(
             self.engine.api, res.collection(), on_reset=on_reset, on_event=on_event,
             label_selector=selector,

@@ -155,3 +155,24 @@ async def test_the_hub_watch_recovers_from_a_dropped_connection_and_compaction(
         sim_env.hub.sim.faults.refuse = False
         await put_secret(sim_hub, ns, "m1", {"token": member.token, "ca.crt": member.ca_pem})
         await wait_cluster(sim_hub, ns, "m1", ready, timeout=20)
+
+
+async def test_a_cluster_busy_with_other_traffic_is_not_probed_but_an_idle_one_is(
+    sim_env: Env,
+) -> None:
+    busy, idle = sim_env.members[0], sim_env.members[1]
+    settings = replace(FAST, probe_interval=0.2, passive_health=60.0)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("busy", creds(busy))
+        await manager.upsert("idle", creds(idle))
+        await manager.wait_for("busy", lambda h: h.ready is True, timeout=10)
+        await manager.wait_for("idle", lambda h: h.ready is True, timeout=10)
+        start_busy, start_idle = manager.health("busy").probes, manager.health("idle").probes
+        for _ in range(40):  # 2 s of syncs and watches stand-in: one answered request / 50 ms
+            async with manager.use("busy") as api:
+                await get_version(api)
+            await anyio.sleep(0.05)
+        busy_probes = manager.health("busy").probes - start_busy
+        idle_probes = manager.health("idle").probes - start_idle
+    assert busy_probes <= 1  # at most the probe already due when the traffic began
+    assert idle_probes >= 4

@@ -1,0 +1,129 @@
+"""WatchHub: one list-then-watch per (cluster client, resource type), shared by every
+Application deployed there.
+
+Why: a watch per Application and kind costs a held connection each (about 300 KiB of TLS
+buffers in this process) and, past the client's pool size, starves the Application's own
+requests. With 1,000 Applications of 2 kinds on 200 clusters that is 2,000 streams; shared, it
+is 400. One stream watches everything carrying fleet's tracking label and hands each object to
+the followers of its label value (the Application). A follower arriving late gets the current
+snapshot at once; after a re-list (410, reconnect) every follower gets its new snapshot.
+
+Use: `tg.start_soon(hub.run)` once; `await hub.follow(api, resource, app_label, on_reset,
+on_event)` from each follower (returns only when cancelled; the stream stops when its last
+follower leaves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from kubernetes_asyncio.client import ApiClient
+
+from fleet.kube.watch import list_and_watch
+from fleet.sync.discovery import Resource
+from fleet.sync.tracking import LABEL
+
+Obj = dict[str, Any]
+OnReset = Callable[[list[Obj]], Awaitable[None]]
+OnEvent = Callable[[str, Obj], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class _Follower:
+    label: str
+    on_reset: OnReset
+    on_event: OnEvent
+
+
+@dataclass(eq=False)
+class _Stream:
+    api: ApiClient
+    resource: Resource
+    followers: list[_Follower] = field(default_factory=list)
+    objects: dict[str, dict[tuple[str, str], Obj]] = field(default_factory=dict)
+    """label value -> (namespace, name) -> latest object"""
+    listed: bool = False
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+def _label(obj: Obj) -> str:
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(LABEL) or "")
+
+
+def _name(obj: Obj) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+class WatchHub:
+    def __init__(self, *, server_timeout: int = 60) -> None:
+        self.server_timeout = server_timeout
+        self._streams: dict[tuple[int, Resource], _Stream] = {}
+        self._tg: TaskGroup | None = None
+
+    @property
+    def streams(self) -> int:
+        return len(self._streams)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            task_status.started()
+            await anyio.sleep_forever()
+
+    async def follow(
+        self, api: ApiClient, resource: Resource, label: str, on_reset: OnReset, on_event: OnEvent
+    ) -> None:
+        if self._tg is None:
+            raise RuntimeError("WatchHub.run must be started first")
+        key = (id(api), resource)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(api, resource)
+            self._tg.start_soon(self._watch, key, stream)
+        follower = _Follower(label, on_reset, on_event)
+        stream.followers.append(follower)
+        try:
+            if stream.listed:
+                await on_reset(list(stream.objects.get(label, {}).values()))
+            await anyio.sleep_forever()
+        finally:
+            stream.followers.remove(follower)
+            if not stream.followers:
+                stream.scope.cancel()
+                if self._streams.get(key) is stream:
+                    del self._streams[key]
+
+    async def _watch(self, key: tuple[int, Resource], stream: _Stream) -> None:
+        async def reset(items: list[Obj]) -> None:
+            grouped: dict[str, dict[tuple[str, str], Obj]] = {}
+            for item in items:
+                grouped.setdefault(_label(item), {})[_name(item)] = item
+            stream.objects, stream.listed = grouped, True
+            for follower in list(stream.followers):
+                await follower.on_reset(list(grouped.get(follower.label, {}).values()))
+
+        async def event(kind: str, obj: Obj) -> None:
+            label = _label(obj)
+            bucket = stream.objects.setdefault(label, {})
+            if kind == "DELETED":
+                bucket.pop(_name(obj), None)
+            else:
+                bucket[_name(obj)] = obj
+            for follower in list(stream.followers):
+                if follower.label == label:
+                    await follower.on_event(kind, obj)
+
+        with stream.scope:
+            await list_and_watch(
+                stream.api,
+                stream.resource.collection(),
+                on_reset=reset,
+                on_event=event,
+                label_selector=LABEL,
+                server_timeout=self.server_timeout,
+            )
