@@ -198,9 +198,11 @@ def start_controller(hub_kubeconfig: Path, workdir: Path, port: int) -> subproce
         "PATH": f"{RENDER_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = (workdir / "controller.log").open("wb")
+    profile = os.environ.get("FLEET_BENCH_PROFILE")  # a path: run the controller under cProfile
+    python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
     return subprocess.Popen(
         [
-            sys.executable,
+            *python,
             "-m",
             "fleet.cli",
             "--log-level",

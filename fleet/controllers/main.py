@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 
 import anyio
@@ -18,6 +19,7 @@ import anyio
 from fleet.clusters.credentials import CredentialsError
 from fleet.clusters.hub import hub_client
 from fleet.controllers.runtime import Controller, ControllerSettings
+from fleet.controllers.sharding import ShardSettings
 from fleet.git.webhooks import WebhookSecrets
 
 
@@ -49,6 +51,22 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         deletion_budget=args.deletion_budget,
         shutdown_grace=args.shutdown_grace,
         webhook_secrets=webhook_secrets_from_env(),
+        sharding=sharding_from_args(args),
+    )
+
+
+def sharding_from_args(args: argparse.Namespace) -> ShardSettings:
+    """Leases always: even one shard is leader election, so a rolling update's second pod
+    (or a second replica started by mistake) waits instead of fighting the first."""
+    shards = int(getattr(args, "shards", 1))
+    duration = float(getattr(args, "lease_duration", 15.0))
+    if shards < 1:
+        raise ValueError(f"--shards {shards}: expected at least 1")
+    if duration < 1.0:
+        raise ValueError(f"--lease-duration {duration}: expected at least 1 second")
+    identity = getattr(args, "replica_id", None) or f"{socket.gethostname()}-{os.getpid()}"
+    return ShardSettings(
+        identity=identity, shards=shards, lease_duration=duration, renew_interval=duration / 3
     )
 
 

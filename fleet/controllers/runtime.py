@@ -32,7 +32,7 @@ from fleet.controllers.appset import (
     ClustersUnavailable,
 )
 from fleet.controllers.repos import RepoHub
-from fleet.controllers.sharding import ShardCoordinator, ShardSettings
+from fleet.controllers.sharding import ShardCollector, ShardCoordinator, ShardSettings
 from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
@@ -89,6 +89,7 @@ class Controller:
                 shard.lease_duration,
                 shard.renew_interval,
             )
+            self.metrics.registry.register(ShardCollector(self.coordinator))
         # -- end sharding --
 
     # -- what the parts ask each other ---------------------------------------------------------
