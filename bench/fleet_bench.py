@@ -444,12 +444,16 @@ def processes(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    # The hub is an API server of its own (as in production), not one more cluster in the
+    # members' simulator process: each simulator process is one Python core at most.
     kubeconfigs = workdir / "kubeconfigs"
-    sim = start_sim(args.clusters + 1, kubeconfigs)
+    hub_kubeconfig = workdir / "hub" / "cluster-1.kubeconfig"
+    hub_sim = start_sim(1, hub_kubeconfig.parent)
+    sim = start_sim(args.clusters, kubeconfigs)
     repo = ConfigRepo(workdir / "git")
-    with processes(sim):
-        hub_credentials = kubeconfig_credentials(kubeconfigs / "cluster-1.kubeconfig")
-        names = [f"cluster-{i}" for i in range(2, args.clusters + 2)]
+    with processes(sim, hub_sim):
+        hub_credentials = kubeconfig_credentials(hub_kubeconfig)
+        names = [f"cluster-{i}" for i in range(1, args.clusters + 1)]
         ceiling = await sim_apply_ceiling(
             kubeconfig_credentials(kubeconfigs / f"{names[0]}.kubeconfig")
         )
@@ -460,7 +464,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await install_crds(hub)
             await register(hub, kubeconfigs, names)
             port = free_port()
-            controller = start_controller(kubeconfigs / "cluster-1.kubeconfig", workdir, port)
+            controller = start_controller(hub_kubeconfig, workdir, port)
             with processes(controller):
                 with anyio.fail_after(120):
                     while True:

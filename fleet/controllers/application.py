@@ -48,7 +48,7 @@ from fleet.kube.watch import list_and_watch
 from fleet.render import RenderTools
 from fleet.server.metrics import Metrics
 from fleet.sync.discovery import UnknownKind
-from fleet.sync.engine import SyncEngine
+from fleet.sync.engine import Comparison, SyncEngine
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.spec import AppSpec
 from fleet.sync.status import AppStatus, Operation, now
@@ -260,9 +260,20 @@ class ApplicationController:
                 self.queue.add(name, group=_group(app))
 
     def clusters_changed(self) -> None:
-        """A cluster was added, removed, relabelled or changed credentials or health."""
+        """Every Application may be affected (e.g. this replica's shards changed)."""
         for name, app in self.apps.items():
             self.queue.add(name, group=_group(app))
+
+    def cluster_changed(self, cluster: str, server: str) -> None:
+        """One cluster was added, removed, changed or became Ready: its Applications, found
+        by destination name or server URL, look again now."""
+        server = server.rstrip("/")
+        for name, app in self.apps.items():
+            dest = (app.get("spec") or {}).get("destination") or {}
+            by_name = dest.get("name") == cluster
+            by_server = bool(server) and str(dest.get("server") or "").rstrip("/") == server
+            if by_name or by_server:
+                self.queue.add(name, group=_group(app))
 
     def repo_moved(self, moved: RepoMoved) -> None:
         url = normalize_url(moved.repo_url)
@@ -413,7 +424,7 @@ class ApplicationController:
                     wants = not comparison.in_sync or rt.status.revision != desired.revision
                     retrying_failure = rt.failed_revision == desired.revision and not spec.self_heal
                     if spec.automated and wants and not retrying_failure:
-                        await self._sync(engine, rt, desired, None)
+                        await self._sync(engine, rt, desired, None, comparison)
                     else:
                         rt.status.revision = desired.revision
         except KubeError as error:
@@ -448,7 +459,12 @@ class ApplicationController:
             raise Blocked(INVALID_SPEC, "; ".join(problems))
 
     async def _sync(
-        self, engine: SyncEngine, rt: _Runtime, desired: Desired, operation: Obj | None
+        self,
+        engine: SyncEngine,
+        rt: _Runtime,
+        desired: Desired,
+        operation: Obj | None,
+        comparison: Comparison | None = None,
     ) -> Operation:
         sync = (operation or {}).get("sync") or {}
         prune_flag = sync.get("prune") if operation is not None else None
@@ -456,6 +472,7 @@ class ApplicationController:
             desired.manifests,
             desired.revision,
             prune_enabled=None if prune_flag is None else bool(prune_flag),
+            comparison=comparison,
         )
         rt.failed_revision = desired.revision if op.phase != "Succeeded" else ""
         if self.metrics is not None:

@@ -196,7 +196,9 @@ def updated(
     """The live Application with Argo CD's update applied: spec replaced by the generated one;
     labels, annotations and finalizers the generated ones plus preserved keys from the live
     object; ownerReferences gain the generated owner; `operation` and `status` untouched."""
-    out: App = copy.deepcopy(dict(live))
+    # status is carried by reference, never copied: it is most of an Application's size, the
+    # plan never changes it, and a PUT of the main resource ignores it anyway.
+    out: App = {k: v if k == "status" else copy.deepcopy(v) for k, v in live.items()}
     gen_meta = desired.get("metadata") or {}
     live_meta = live.get("metadata") or {}
     meta = out.setdefault("metadata", {})

@@ -254,24 +254,37 @@ class Controller:
         return runner
 
     async def _follow_clusters(self, manager: ClusterManager) -> None:
-        """Tell both controllers when the set of clusters, their labels or their health
-        changes (the registry keeps state; this turns its changes into requeues)."""
-        last = ""
+        """Turn registry changes into requeues, only of what they concern: a cluster added,
+        removed, moved or relabelled re-evaluates every ApplicationSet (generators read
+        labels) and that cluster's Applications; a cluster turning Ready requeues its
+        Applications (their backoff may be long). Health turning bad requeues nothing: those
+        reconciles would only fail."""
+        last_spec: dict[str, str] = {}
+        last_ready: dict[str, bool | None] = {}
+        servers: dict[str, str] = {}  # every server seen: a removed cluster's apps are found too
+        first = True
         while True:
-            state = json.dumps(
-                [
-                    (c.name, c.server, sorted(c.labels.items()), sorted(c.annotations.items()))
-                    for c in sorted(self.registry.registered.values(), key=lambda c: c.name)
-                ]
-                + [(n, manager.health(n).ready) for n in manager.names()],
-                default=str,
-            )
-            if state != last:
-                if last:
-                    assert self.applications is not None and self.appsets is not None
-                    self.applications.clusters_changed()
+            spec = {
+                c.name: json.dumps(
+                    [c.server, sorted(c.labels.items()), sorted(c.annotations.items())]
+                )
+                for c in self.registry.registered.values()
+            }
+            ready = {n: manager.health(n).ready for n in manager.names()}
+            servers.update({c.name: c.server for c in self.registry.registered.values()})
+            assert self.applications is not None
+            if not first:
+                moved = {
+                    n for n in spec.keys() | last_spec.keys() if spec.get(n) != last_spec.get(n)
+                }
+                healed = {
+                    n for n, r in ready.items() if r is True and last_ready.get(n) is not True
+                }
+                if moved and self.appsets is not None:
                     self.appsets.clusters_changed()
-                last = state
+                for name in moved | healed:
+                    self.applications.cluster_changed(name, servers.get(name, ""))
+            last_spec, last_ready, first = spec, ready, False
             await anyio.sleep(0.5)
 
     async def shutdown(self) -> None:

@@ -267,8 +267,12 @@ class SyncEngine:
         *,
         prune_enabled: bool | None = None,
         allow_empty: bool | None = None,
+        comparison: Comparison | None = None,
     ) -> Operation:
-        """One sync operation, retried per `syncPolicy.retry`; returns the operation state."""
+        """One sync operation, retried per `syncPolicy.retry`; returns the operation state.
+
+        `comparison`: a `compare(manifests)` the caller just made, used by the first attempt
+        instead of comparing again (retries always compare afresh)."""
         log = self.log.bind(revision=revision)
         op = Operation(revision=revision)
         self.status.operation = op
@@ -278,10 +282,14 @@ class SyncEngine:
             op.results = []
             try:
                 async with self.write_lock:
-                    await self._sync_once(manifests, op, log, prune_enabled, allow_empty)
+                    await self._sync_once(
+                        manifests, op, log, prune_enabled, allow_empty, comparison
+                    )
+                comparison = None
                 op.phase, op.message = "Succeeded", "successfully synced (all tasks run)"
                 break
             except (SyncFailed, KubeError) as error:
+                comparison = None
                 op.message = str(error)
                 log.warning("sync.attempt_failed", attempt=attempt, error=op.message)
             attempt += 1
@@ -329,8 +337,10 @@ class SyncEngine:
         log: Any,
         prune_enabled: bool | None,
         allow_empty: bool | None,
+        comparison: Comparison | None = None,
     ) -> None:
-        comparison = await self.compare(manifests)
+        if comparison is None:
+            comparison = await self.compare(manifests)
         await self._ensure_namespace()
         by_key = {id(p.obj): p for p in comparison.plans.values()}
         failures: list[str] = []
