@@ -65,6 +65,10 @@ class ClusterHealth:
 
 StatusSink = Callable[[str, ClusterHealth], Awaitable[None]]
 
+PASSIVE_WINDOW = 90.0
+"""Answered traffic this recent stands in for a probe: longer than the 60 s after which a
+watch is re-opened, so a cluster with live watches is not probed (until passive_health)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ManagerSettings:
@@ -176,10 +180,17 @@ class ClusterManager:
         return self
 
     def _observed(self, cluster: str, _verb: str, _seconds: float, outcome: str) -> None:
+        """Every request of a cluster's client: answered ones stand in for probes; a failed
+        one (no answer, 5xx) asks for a real probe now, so passive health never hides an
+        outage that traffic has already run into."""
         entry = self._entries.get(cluster)
+        if entry is None:
+            return
         answered = outcome.isdigit() and outcome[0] in "234"
-        if entry is not None and answered and outcome not in ("401", "403", "429"):
+        if answered and outcome not in ("401", "403", "429"):
             entry.last_ok = time.monotonic()
+        elif not answered or outcome[0] == "5":
+            entry.wake.set()
 
     async def __aexit__(
         self,
@@ -330,6 +341,9 @@ class ClusterManager:
                 with anyio.move_on_after(self._next_delay(entry)):
                     await entry.wake.wait()
                 woken, entry.wake = entry.wake.is_set(), anyio.Event()
+                if woken:  # woken by failing traffic: not more than one probe a gap
+                    gap = min(1.0, self.settings.probe_interval)
+                    await anyio.sleep(max(0.0, entry.last_probed + gap - time.monotonic()))
                 if not entry.breaker.allow():
                     continue
                 if not woken and self._alive_by_traffic(entry):
@@ -344,7 +358,7 @@ class ClusterManager:
             and entry.health.ready is True
             and entry.breaker.state is State.CLOSED
             and entry.last_ok > entry.last_probed
-            and now - entry.last_ok < self.settings.probe_interval
+            and now - entry.last_ok < max(self.settings.probe_interval, PASSIVE_WINDOW)
             and now - entry.last_probed < self.settings.passive_health
         )
 
