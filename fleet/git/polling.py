@@ -38,10 +38,11 @@ class Poller:
         self._running: set[str] = set()
 
     def next_delay(self, repo_url: str) -> float:
-        """Back-off while failing, else the jittered interval."""
+        """Back-off while failing (never longer than the interval: a repository back from an
+        outage is seen as soon as a healthy one would be), else the jittered interval."""
         retry = self._cache.retry_delay(repo_url)
         if retry is not None:
-            return retry
+            return min(retry, self._interval)
         spread = self._interval * self._jitter
         return self._interval + random.uniform(-spread, spread)
 

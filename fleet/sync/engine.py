@@ -33,6 +33,19 @@ from fleet.sync.tracking import COMPARE_OPTIONS, SYNC_OPTIONS, options, stamp
 Obj = dict[str, Any]
 
 
+def shape(live: Obj) -> str | None:
+    """What a change must alter to possibly be drift: generation (bumped by the API server on
+    every spec change), labels and annotations. None for kinds without a generation (e.g.
+    ConfigMaps): any change of theirs may be drift."""
+    meta = live.get("metadata") or {}
+    generation = meta.get("generation")
+    if not generation:
+        return None
+    return json.dumps(
+        [generation, meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True
+    )
+
+
 class SyncFailed(Exception):
     """One sync attempt failed (an apply error, a Degraded object, a wave timeout)."""
 
@@ -89,6 +102,9 @@ class SyncEngine:
         self.desired: dict[Key, Planned] = {}
         self.verified: dict[Key, tuple[str, str]] = {}
         """Key -> (desired document, resourceVersion) known to be in sync (written or checked)."""
+        self.shapes: dict[Key, str] = {}
+        """Key -> `shape(live)` when it was last verified: a later version of the same shape
+        differs only in status (see `shape`)."""
         self.write_lock = anyio.Lock()
         self.kinds_changed = anyio.Event()
         self._limiter = anyio.CapacityLimiter(concurrency)
@@ -170,7 +186,7 @@ class SyncEngine:
             return plan
         plan.out_of_sync = differs(predicted, live, self.spec.ignore)
         if not plan.out_of_sync:
-            self.verified[key] = (fingerprint, live_version)
+            self.mark_verified(key, fingerprint, live)
         else:
             plan.message = "differs: " + ", ".join(
                 changed_paths(predicted, live, self.spec.ignore)[:5]
@@ -326,9 +342,18 @@ class SyncEngine:
         else:
             result = await applier.server_side_apply(self.api, plan.resource, plan.obj, opts)
         self.writes += 1
-        version = str(result["metadata"].get("resourceVersion", ""))
-        self.verified[plan.key] = (json.dumps(plan.obj, sort_keys=True), version)
+        self.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), result)
         return result
+
+    def mark_verified(self, key: Key, desired_fingerprint: str, live: Obj) -> None:
+        """`live` is what fleet wants (just written, or checked by a dry run)."""
+        version = str((live.get("metadata") or {}).get("resourceVersion", ""))
+        self.verified[key] = (desired_fingerprint, version)
+        found = shape(live)
+        if found is None:
+            self.shapes.pop(key, None)
+        else:
+            self.shapes[key] = found
 
     async def _sync_once(
         self,

@@ -22,7 +22,7 @@ from fleet.kube import KubeError
 from fleet.kube.watch import list_and_watch
 from fleet.sync.diff import differs
 from fleet.sync.discovery import Resource
-from fleet.sync.engine import Planned, SyncEngine
+from fleet.sync.engine import Planned, SyncEngine, shape
 from fleet.sync.inventory import Key, describe, key_of
 from fleet.sync.tracking import LABEL
 from fleet.sync.watchhub import WatchHub
@@ -98,8 +98,15 @@ class SelfHealer:
             return
         if live is not None:
             rv = (live.get("metadata") or {}).get("resourceVersion")
-            if rv and rv == self.engine.verified.get(key, ("", ""))[1]:
+            verified = self.engine.verified.get(key)
+            if rv and verified is not None and rv == verified[1]:
                 return  # the echo of fleet's own write
+            known = self.engine.shapes.get(key)
+            if verified is not None and known is not None and known == shape(live):
+                # A status update (a rollout progressing): spec, labels and annotations are
+                # as verified, so no dry run is needed to know it is still in sync.
+                self.engine.verified[key] = (verified[0], str(rv or ""))
+                return
         queued = key in self._latest
         self._latest[key] = live
         if not queued and self._send is not None:
@@ -129,8 +136,7 @@ class SelfHealer:
             check = Planned(plan.key, plan.obj, plan.resource, live, True, "", plan.options)
             predicted = await engine.predict(check)
             if not differs(predicted, live, engine.spec.ignore):
-                version = str(live["metadata"].get("resourceVersion", ""))
-                engine.verified[plan.key] = (json.dumps(plan.obj, sort_keys=True), version)
+                engine.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), live)
                 return
         self.detections += 1
         state = engine.status.resources.get(plan.key)

@@ -289,3 +289,29 @@ async def test_extraneous_object_with_ignore_extraneous_keeps_app_synced(
     assert list(comparison.extraneous) == [("", "ConfigMap", namespace, "extra")]
     assert comparison.in_sync
     assert eng.status.sync_status == "Synced"
+
+
+async def test_status_only_updates_of_a_workload_cost_the_self_healer_no_dry_run(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, self_heal=True)
+    op = await eng.sync([deployment("web")], "rev1")  # waits until the rollout is Healthy
+    assert op.phase == "Succeeded"
+    healer = SelfHealer(eng)
+    seen = count_requests(api)
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web/status"
+    async with anyio.create_task_group() as tg:
+        await tg.start(healer.run)
+        seen.seen.clear()
+        await request_json(
+            api,
+            "PATCH",
+            path,
+            body={"status": {"observedGeneration": 1, "conditions": []}},
+            content_type="application/merge-patch+json",
+        )
+        await anyio.sleep(1.0)  # time for the watch event and any check it would cause
+        tg.cancel_scope.cancel()
+    dry_runs = [url for method, url in seen.seen if method == "PATCH" and "dryRun" in url]
+    assert dry_runs == []
+    assert healer.corrections == 0
