@@ -140,3 +140,13 @@ async def test_a_refused_connection_is_unreachable(sim_env: Env) -> None:
             await get_version(api, timeout=5)
     assert caught.value.kind == "connection"
     member.sim.faults.refuse = False
+
+
+async def test_clients_shrink_the_tls_read_buffer_every_connection_allocates() -> None:
+    import asyncio.sslproto
+
+    from fleet.kube.client import TLS_READ_BUFFER
+
+    api = build_api_client(Credentials(server="https://127.0.0.1:1", token="t"))
+    await api.close()
+    assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER
