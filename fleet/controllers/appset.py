@@ -72,6 +72,9 @@ Resolve = Callable[[Sequence[str]], Awaitable[tuple[RepoResolver, dict[str, str]
 """repoURLs -> a resolver over those that could be fetched, and url -> error for the rest."""
 
 
+WRITE_CONCURRENCY = 16
+"""Application writes in flight at once for one ApplicationSet reconcile."""
+
 APP_EVENT_BATCH = 1.0
 """Seconds an Application event waits before its ApplicationSet is looked at (coalescing)."""
 
@@ -561,57 +564,84 @@ class ApplicationSetController:
         window.deleted += count
 
     async def _act(self, the_plan: Plan, appset_name: str) -> list[str]:
+        """Creates, then updates, then deletes; each group concurrently (bounded): an
+        ApplicationSet over 1,000 clusters must not wait for 1,000 round trips in a row."""
         errors: list[str] = []
         timeout = self.settings.request_timeout
-        for app in the_plan.create:
+        limiter = anyio.CapacityLimiter(WRITE_CONCURRENCY)
+
+        async def create(app: App) -> None:
             app_name = app["metadata"]["name"]
-            try:
-                made = await request_json(
-                    self.hub,
-                    "POST",
-                    APPLICATION.collection(self.namespace),
-                    body=app,
-                    timeout=timeout,
-                )
-                self.writes += 1
-                self._apps[app_name] = made
-            except Conflict:
-                errors.append(await self._create_conflict(app, appset_name))
-            except KubeError as error:
-                errors.append(f"creating Application {app_name}: {error.message or error.reason}")
-        for merged, _ in the_plan.update:
+            async with limiter:
+                try:
+                    made = await request_json(
+                        self.hub,
+                        "POST",
+                        APPLICATION.collection(self.namespace),
+                        body=app,
+                        timeout=timeout,
+                    )
+                    self.writes += 1
+                    self._apps[app_name] = made
+                except Conflict:
+                    errors.append(await self._create_conflict(app, appset_name))
+                except KubeError as error:
+                    errors.append(
+                        f"creating Application {app_name}: {error.message or error.reason}"
+                    )
+
+        async def update(merged: App) -> None:
             app_name = merged["metadata"]["name"]
-            try:
-                made = await request_json(
-                    self.hub,
-                    "PUT",
-                    APPLICATION.item(self.namespace, app_name),
-                    body=merged,
-                    timeout=timeout,
-                )
-                self.writes += 1
-                self._apps[app_name] = made
-            except Conflict:
-                errors.append(f"updating Application {app_name}: it changed meanwhile; retrying")
-            except KubeError as error:
-                errors.append(f"updating Application {app_name}: {error.message or error.reason}")
-        for app in the_plan.delete:
+            async with limiter:
+                try:
+                    made = await request_json(
+                        self.hub,
+                        "PUT",
+                        APPLICATION.item(self.namespace, app_name),
+                        body=merged,
+                        timeout=timeout,
+                    )
+                    self.writes += 1
+                    self._apps[app_name] = made
+                except Conflict:
+                    errors.append(
+                        f"updating Application {app_name}: it changed meanwhile; retrying"
+                    )
+                except KubeError as error:
+                    errors.append(
+                        f"updating Application {app_name}: {error.message or error.reason}"
+                    )
+
+        async def delete(app: App) -> None:
             app_name = app["metadata"]["name"]
-            try:
-                await request_json(
-                    self.hub,
-                    "DELETE",
-                    APPLICATION.item(self.namespace, app_name),
-                    timeout=timeout,
-                )
-                self.writes += 1
-            except NotFound:
-                pass
-            except KubeError as error:
-                errors.append(f"deleting Application {app_name}: {error.message or error.reason}")
-                continue
+            async with limiter:
+                try:
+                    await request_json(
+                        self.hub,
+                        "DELETE",
+                        APPLICATION.item(self.namespace, app_name),
+                        timeout=timeout,
+                    )
+                    self.writes += 1
+                except NotFound:
+                    pass
+                except KubeError as error:
+                    errors.append(
+                        f"deleting Application {app_name}: {error.message or error.reason}"
+                    )
+                    return
             self._apps.pop(app_name, None)
             log.info("appset.application_deleted", appset=appset_name, application=app_name)
+
+        async with anyio.create_task_group() as tg:
+            for app in the_plan.create:
+                tg.start_soon(create, app)
+        async with anyio.create_task_group() as tg:
+            for merged, _ in the_plan.update:
+                tg.start_soon(update, merged)
+        async with anyio.create_task_group() as tg:
+            for app in the_plan.delete:
+                tg.start_soon(delete, app)
         return [e for e in errors if e]
 
     async def _create_conflict(self, app: App, appset_name: str) -> str:
