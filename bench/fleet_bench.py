@@ -347,7 +347,7 @@ async def wait_converged(
             last = await converged(hub, expected, revision)
             if last[0] == expected:
                 return time.perf_counter() - started
-            await anyio.sleep(0.5)
+            await anyio.sleep(2.0)  # a LIST of every Application: light on the hub
 
 
 # -- metrics -----------------------------------------------------------------------------------
