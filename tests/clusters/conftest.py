@@ -6,7 +6,6 @@ started per test (well under a second) so fault injection never leaks between te
 
 from __future__ import annotations
 
-import base64
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.clusters.harness import (
     hub_client,
     install_crd,
     require_real,
+    simulated_env,
 )
 
 
@@ -60,24 +60,8 @@ def real_env() -> Iterator[Env]:
 
 
 async def _sim_env(tmp_path: Path) -> AsyncIterator[Env]:
-    from fleet.sim import SimServer
-
-    async with SimServer(
-        names=["hub", "member-1", "member-2"], port_per_cluster=True, kubeconfig_dir=tmp_path
-    ) as sim:
-        members = [
-            Member(
-                name=c.name,
-                server=c.server,
-                ca_pem=base64.b64decode(c.ca_data),
-                token=c.token,
-                readonly_token=c.readonly_token,
-                kubeconfig=c.kubeconfig,
-                sim=c,
-            )
-            for c in sim.clusters.values()
-        ]
-        yield Env("sim", members[0], members[1:])
+    async with simulated_env(tmp_path, ["member-1", "member-2"]) as env:
+        yield env
 
 
 @pytest.fixture(params=["sim", "real"])

@@ -69,6 +69,30 @@ class Env:
         return out
 
 
+@asynccontextmanager
+async def simulated_env(directory: Path, members: list[str]) -> AsyncIterator[Env]:
+    """A fleet.sim hub plus `members`, each cluster on a port of its own (so a refused
+    cluster refuses connections like a dead server)."""
+    from fleet.sim import SimServer
+
+    async with SimServer(
+        names=["hub", *members], port_per_cluster=True, kubeconfig_dir=directory
+    ) as sim:
+        made = [
+            Member(
+                name=c.name,
+                server=c.server,
+                ca_pem=base64.b64decode(c.ca_data),
+                token=c.token,
+                readonly_token=c.readonly_token,
+                kubeconfig=c.kubeconfig,
+                sim=c,
+            )
+            for c in sim.clusters.values()
+        ]
+        yield Env("sim", made[0], made[1:])
+
+
 def require_real() -> None:
     if not (BIN_DIR / "kube-apiserver").exists():
         message = f"no kube-apiserver in {BIN_DIR}: run `make kube-binaries`"

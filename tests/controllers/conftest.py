@@ -3,7 +3,6 @@ kube-apiservers (with StatusAgents settling workloads), a git server, and the co
 
 from __future__ import annotations
 
-import base64
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clusters.harness import BIN_DIR, Env, Member, require_real
+from tests.clusters.harness import BIN_DIR, Env, Member, require_real, simulated_env
 from tests.controllers.harness import Scenario
 
 
@@ -78,24 +77,8 @@ def real_env() -> Iterator[Env]:
 
 
 async def _sim_env(tmp_path: Path) -> AsyncIterator[Env]:
-    from fleet.sim import SimServer
-
-    async with SimServer(
-        names=["hub", "m1", "m2", "m3"], port_per_cluster=True, kubeconfig_dir=tmp_path
-    ) as sim:
-        members = [
-            Member(
-                name=c.name,
-                server=c.server,
-                ca_pem=base64.b64decode(c.ca_data),
-                token=c.token,
-                readonly_token=c.readonly_token,
-                kubeconfig=c.kubeconfig,
-                sim=c,
-            )
-            for c in sim.clusters.values()
-        ]
-        yield Env("sim", members[0], members[1:])
+    async with simulated_env(tmp_path, ["m1", "m2", "m3"]) as env:
+        yield env
 
 
 @pytest.fixture(params=["sim", "real"])

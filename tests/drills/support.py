@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,8 +9,7 @@ from typing import Any
 
 from fleet.api.resources import CLUSTER
 from fleet.kube import request_json
-from fleet.sim import SimServer
-from tests.clusters.harness import Env, Member
+from tests.clusters.harness import Env, Member, simulated_env
 from tests.controllers.harness import Scenario, condition, synced_and_healthy
 
 Obj = dict[str, Any]
@@ -35,22 +33,8 @@ async def sim_env(
         f"{prefix}{i:02}" if prefix == "c" else f"{prefix}{i}"
         for i in range(start, start + members)
     ]
-    async with SimServer(
-        names=["hub", *names], port_per_cluster=True, kubeconfig_dir=directory
-    ) as sim:
-        made = [
-            Member(
-                name=c.name,
-                server=c.server,
-                ca_pem=base64.b64decode(c.ca_data),
-                token=c.token,
-                readonly_token=c.readonly_token,
-                kubeconfig=c.kubeconfig,
-                sim=c,
-            )
-            for c in sim.clusters.values()
-        ]
-        yield Env("sim", made[0], made[1:])
+    async with simulated_env(directory, names) as env:
+        yield env
 
 
 def app_names(members: Iterable[Member], apps: Iterable[str] = APPS) -> set[str]:
