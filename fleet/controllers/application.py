@@ -399,6 +399,8 @@ class ApplicationController:
                 health_interval=self.settings.health_interval,
             )
             engine.status = rt.status
+            label = engine.spec.app.label_value
+            engine.live_cache = lambda res: self.watches.snapshot(api, res, label)
             rt.engine, rt.cluster, rt.spec_fingerprint = engine, cluster, fingerprint
         return engine
 

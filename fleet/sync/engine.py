@@ -105,6 +105,9 @@ class SyncEngine:
         self.shapes: dict[Key, str] = {}
         """Key -> `shape(live)` when it was last verified: a later version of the same shape
         differs only in status (see `shape`)."""
+        self.live_cache: prune.LiveCache | None = None
+        """Set by the controller when a shared watch (WatchHub) already holds this
+        Application's objects: a compare then costs no LIST."""
         self.write_lock = anyio.Lock()
         self.kinds_changed = anyio.Event()
         self._limiter = anyio.CapacityLimiter(concurrency)
@@ -216,7 +219,9 @@ class SyncEngine:
                 resolved[index] = await self._resolve(obj)
         resources = {res for res, _ in resolved.values()}
         resources |= await self._inventory_resources({})
-        owned = await prune.list_owned(self.api, self.spec.app, resources, timeout=self.timeout)
+        owned = await prune.list_owned(
+            self.api, self.spec.app, resources, timeout=self.timeout, cache=self.live_cache
+        )
         plans: dict[Key, Planned] = {}
 
         async def one(index: int, obj: Obj) -> None:

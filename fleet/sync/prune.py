@@ -7,7 +7,7 @@ it (reported OutOfSync, as Argo CD does); an empty render prunes nothing unless 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
@@ -20,20 +20,33 @@ from fleet.sync.tracking import LABEL, SYNC_OPTIONS, AppRef, options, owned_by
 Obj = dict[str, Any]
 
 
+LiveCache = Callable[[Resource], "list[Obj] | None"]
+"""The Application's live objects of one resource type as a watch already knows them, or None
+(not watched): what a LIST would return, without the request."""
+
+
 async def list_owned(
-    api: ApiClient, app: AppRef, resources: Iterable[Resource], *, timeout: float = 10.0
+    api: ApiClient,
+    app: AppRef,
+    resources: Iterable[Resource],
+    *,
+    timeout: float = 10.0,
+    cache: LiveCache | None = None,
 ) -> dict[Key, tuple[Resource, Obj]]:
     """Every live object of these resource types that this Application owns."""
     out: dict[Key, tuple[Resource, Obj]] = {}
     for res in resources:
-        data: Any = await request_json(
-            api,
-            "GET",
-            res.collection(),
-            query={"labelSelector": f"{LABEL}={app.label_value}"},
-            timeout=timeout,
-        )
-        for item in (data or {}).get("items") or []:
+        items = cache(res) if cache is not None else None
+        if items is None:
+            data: Any = await request_json(
+                api,
+                "GET",
+                res.collection(),
+                query={"labelSelector": f"{LABEL}={app.label_value}"},
+                timeout=timeout,
+            )
+            items = (data or {}).get("items") or []
+        for item in items:
             item.setdefault("apiVersion", res.api_version)
             item.setdefault("kind", res.kind)
             if (item.get("metadata") or {}).get("deletionTimestamp"):

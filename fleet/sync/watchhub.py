@@ -69,6 +69,14 @@ class WatchHub:
     def streams(self) -> int:
         return len(self._streams)
 
+    def snapshot(self, api: ApiClient, resource: Resource, label: str) -> list[Obj] | None:
+        """The objects of `label` the stream for (api, resource) holds, or None when no such
+        stream has listed (the caller LISTs instead)."""
+        stream = self._streams.get((id(api), resource))
+        if stream is None or not stream.listed:
+            return None
+        return list(stream.objects.get(label, {}).values())
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg

@@ -315,3 +315,17 @@ async def test_status_only_updates_of_a_workload_cost_the_self_healer_no_dry_run
     dry_runs = [url for method, url in seen.seen if method == "PATCH" and "dryRun" in url]
     assert dry_runs == []
     assert healer.corrections == 0
+
+
+async def test_a_compare_served_by_a_watch_cache_sends_no_list(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace)
+    await eng.sync([configmap("a"), configmap("b")], "rev1")
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    listed = await request_json(api, "GET", path, query={"labelSelector": LABEL})
+    eng.live_cache = lambda res: list(listed["items"]) if res.kind == "ConfigMap" else None
+    seen = count_requests(api)
+    comparison = await eng.compare([configmap("a"), configmap("b")])
+    assert comparison.in_sync
+    assert not [url for method, url in seen.seen if method == "GET" and "labelSelector" in url]
