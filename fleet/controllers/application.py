@@ -21,7 +21,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -100,7 +100,6 @@ class _Runtime:
     failed_revision: str = ""
     written: str = ""
     """The last status document written (JSON, without reconciledAt)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _fingerprint(app: Mapping[str, Any]) -> str:
