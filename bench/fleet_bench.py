@@ -190,7 +190,9 @@ def start_sim(clusters: int, directory: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("fleet sim serve exited before it was ready")
 
 
-def start_controller(hub_kubeconfig: Path, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_controller(
+    hub_kubeconfig: Path, workdir: Path, port: int, probe_interval: float
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "FLEET_WEBHOOK_GITHUB_SECRET": SECRET,
@@ -221,6 +223,8 @@ def start_controller(hub_kubeconfig: Path, workdir: Path, port: int) -> subproce
             "3600",
             "--resync-period",
             "180",
+            "--probe-interval",
+            str(probe_interval),
         ],
         cwd=ROOT,
         env=env,
@@ -251,7 +255,7 @@ async def register(hub: Any, directory: Path, names: list[str]) -> None:
 
     async def one(name: str) -> None:
         creds = kubeconfig_credentials(directory / f"{name}.kubeconfig")
-        data = {"token": creds.token.encode(), "ca.crt": creds.ca_pem or b""}
+        data = {"token": (creds.token or "").encode(), "ca.crt": creds.ca_pem or b""}
         async with limiter:
             await request_json(
                 hub,
@@ -464,7 +468,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await install_crds(hub)
             await register(hub, kubeconfigs, names)
             port = free_port()
-            controller = start_controller(hub_kubeconfig, workdir, port)
+            controller = start_controller(hub_kubeconfig, workdir, port, args.probe_interval)
             with processes(controller):
                 with anyio.fail_after(120):
                     while True:
@@ -557,6 +561,7 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=300.0)
     parser.add_argument("--skip-commit", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--probe-interval", type=float, default=10.0)
     args = parser.parse_args()
     configure_logging("warning")
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))

@@ -39,6 +39,13 @@ def register(subparsers: Any) -> None:
         help="Applications an ApplicationSet may delete per window: N or P%%",
     )
     run.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS")
+    run.add_argument(
+        "--probe-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="health probe period of an idle cluster (busy ones are judged by their traffic)",
+    )
     # -- sharding (fleet.controllers.sharding) --
     run.add_argument(
         "--shards",

@@ -18,6 +18,7 @@ import anyio
 
 from fleet.clusters.credentials import CredentialsError
 from fleet.clusters.hub import hub_client
+from fleet.clusters.manager import ManagerSettings
 from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.controllers.sharding import ShardSettings
 from fleet.git.webhooks import WebhookSecrets
@@ -52,6 +53,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         shutdown_grace=args.shutdown_grace,
         webhook_secrets=webhook_secrets_from_env(),
         sharding=sharding_from_args(args),
+        manager=ManagerSettings(probe_interval=args.probe_interval),
     )
 
 
