@@ -194,22 +194,30 @@ async def _stream(
     store_rv: Callable[[], int],
     timeout: float,
     bookmark_interval: float,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    loop_time = time.monotonic
+    loop_time = clock
     deadline = loop_time() + timeout
     next_bookmark = loop_time() + bookmark_interval if bookmark_interval else float("inf")
     while True:
         now = loop_time()
         if now >= deadline:
             return
-        if now >= next_bookmark and queue.empty():
-            await response.write(_bookmark(encoder.rt, store_rv()))
+        if now >= next_bookmark:
+            # A waiting event carries a newer resourceVersion than the bookmark would: send it
+            # instead. Either way the next bookmark moves on, so the wait below is never given a
+            # timeout of zero or less (which cancels the read before it happens: a livelock).
             next_bookmark = now + bookmark_interval
-            continue
-        try:
-            event = await asyncio.wait_for(queue.get(), min(deadline, next_bookmark) - now)
-        except TimeoutError:
-            continue
+            if queue.empty():
+                await response.write(_bookmark(encoder.rt, store_rv()))
+                continue
+        if queue.empty():
+            try:
+                event = await asyncio.wait_for(queue.get(), min(deadline, next_bookmark) - now)
+            except TimeoutError:
+                continue
+        else:
+            event = queue.get_nowait()
         if event is None:
             raise ConnectionResetError("watch closed by the simulator")
         batch = [event]

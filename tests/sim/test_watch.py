@@ -183,3 +183,43 @@ async def test_watch_of_disconnected_client_is_released(raw: Raw) -> None:
             break
         await asyncio.sleep(0.02)
     assert store.watch_count() == 0
+
+
+class _Collected:
+    """Stands in for the HTTP response: what the stream writes, in order."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    async def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+async def test_an_event_queued_as_a_bookmark_falls_due_is_still_sent() -> None:
+    """The livelock: a due bookmark is skipped for a waiting event, then the wait for that event
+    used a timeout of zero or less, was cancelled before it read, and the stream spun until
+    timeoutSeconds without sending the event."""
+    from fleet.sim.kinds import BUILTIN_TYPES
+    from fleet.sim.store import Event
+    from fleet.sim.watch import Encoder, _Filter, _stream
+
+    rt = next(t for t in BUILTIN_TYPES if t.kind == "ConfigMap")
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}
+    queue.put_nowait(Event(7, rt.gr, "default", "ADDED", obj, None))
+    ticks = iter([0.0, 0.0, 0.5, 1.0, 1.5])  # bookmark due at 0.1, deadline at 1.0
+    response = _Collected()
+    from fleet.sim.selectors import parse_field_selector, parse_label_selector
+
+    await _stream(
+        cast(Any, response),
+        queue,
+        Encoder(rt),
+        _Filter(parse_label_selector(None), parse_field_selector(None)),
+        store_rv=lambda: 7,
+        timeout=1.0,
+        bookmark_interval=0.1,
+        clock=lambda: next(ticks),
+    )
+    sent = [json.loads(line) for chunk in response.chunks for line in chunk.splitlines()]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in sent] == [("ADDED", "late")]
