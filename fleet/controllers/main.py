@@ -74,7 +74,9 @@ def sharding_from_args(args: argparse.Namespace) -> ShardSettings:
 
 async def _main(args: argparse.Namespace, settings: ControllerSettings) -> None:
     async with hub_client(args.hub_kubeconfig, args.hub_context) as hub:
-        controller = Controller(hub, settings)
+        controller = Controller(
+            hub, settings, hub_factory=lambda: hub_client(args.hub_kubeconfig, args.hub_context)
+        )
         async with anyio.create_task_group() as tg:
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 tg.start_soon(controller.run)

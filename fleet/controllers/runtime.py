@@ -11,7 +11,7 @@ Application's status and the tracking labels on the cluster.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +31,13 @@ from fleet.controllers.appset import (
     AppSetSettings,
     ClustersUnavailable,
 )
+from fleet.controllers.liveness import LivenessLoop, notifier
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.sharding import ShardCollector, ShardCoordinator, ShardSettings
 from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
+from fleet.kube.client import FleetApiClient
 from fleet.render import RenderTools
 from fleet.server.app import make_app
 from fleet.server.metrics import Metrics
@@ -66,10 +68,31 @@ class ControllerSettings:
     and runs the ApplicationSet controller (no Leases written)."""
 
 
+class _Started:
+    """A TaskStatus for a task on the liveness loop whose start the main loop waits for."""
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self._notify = notify
+
+    def started(self, value: None = None) -> None:
+        self._notify()
+
+
 class Controller:
-    def __init__(self, hub: ApiClient, settings: ControllerSettings) -> None:
+    def __init__(
+        self,
+        hub: ApiClient,
+        settings: ControllerSettings,
+        *,
+        hub_factory: Callable[[], ApiClient] | None = None,
+    ) -> None:
+        """`hub_factory` builds the liveness loop's own hub client (default: a sibling of
+        `hub` with its own connection pool)."""
         self.hub = hub
         self.settings = settings
+        self._hub_factory = hub_factory
+        self.liveness: LivenessLoop | None = None
+        self._shards_changed = anyio.Event()
         self.metrics = Metrics()
         self.port = 0
         self.registry = HubRegistry(hub, settings.namespace)
@@ -111,12 +134,25 @@ class Controller:
 
     # -- running ----------------------------------------------------------------------------------
 
+    def _liveness_hub(self) -> ApiClient:
+        if self._hub_factory is not None:
+            return self._hub_factory()
+        if isinstance(self.hub, FleetApiClient):
+            return self.hub.sibling()
+        return ApiClient(self.hub.configuration)
+
+    def _on_shards_changed(self) -> None:
+        """On the main loop, whenever the liveness loop's coordinator gains or loses shards."""
+        event, self._shards_changed = self._shards_changed, anyio.Event()
+        event.set()
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         settings = self.settings
         tools = settings.render_tools or RenderTools.discover()
         with anyio.CancelScope() as scope:
             self._scope = scope
             async with (
+                LivenessLoop(self._liveness_hub) as live,
                 ClusterManager(settings.manager, self.registry.write_status) as manager,
                 RepoCache(settings.cache_dir) as cache,
                 anyio.create_task_group() as tg,
@@ -146,14 +182,16 @@ class Controller:
                     lambda: {"applications": apps.queue.depth},
                     apps.status_counts,
                 )
+                self.liveness = live
+                tg.start_soon(live.beat)
                 runner = await self._serve(cache)
                 try:
                     tg.start_soon(self.registry.run)
                     await self.registry.synced.wait()
                     # -- sharding: leases first, so a lone replica owns all before it starts --
                     if self.coordinator is not None:
-                        await tg.start(self.coordinator.run)
-                        tg.start_soon(self._follow_shards, self.coordinator)
+                        await self._start_coordinator(live, self.coordinator)
+                        tg.start_soon(self._follow_shards)
                     await tg.start(apps.run)
                     if self.coordinator is None:
                         await tg.start(appsets.run)
@@ -188,11 +226,22 @@ class Controller:
 
     # -- sharding ---------------------------------------------------------------------------------
 
-    async def _follow_shards(self, coordinator: ShardCoordinator) -> None:
+    async def _start_coordinator(self, live: LivenessLoop, coordinator: ShardCoordinator) -> None:
+        """Run the Lease rounds on the liveness loop, with its hub client, so reconcile load
+        never delays a renewal; returns after the first round (a lone replica owns every shard
+        by then)."""
+        coordinator.hub = live.hub  # used only on the liveness loop from here on
+        coordinator.on_change = notifier(self._on_shards_changed)
+        first_round = anyio.Event()
+        status = _Started(notifier(first_round.set))
+        live.spawn(lambda: coordinator.run(task_status=status), "sharding")
+        await first_round.wait()
+
+    async def _follow_shards(self) -> None:
         """Shards gained or lost: every Application looks again (gained ones are picked up
         at once, lost ones dropped by their next reconcile)."""
         while True:
-            await coordinator.wait_changed()
+            await self._shards_changed.wait()
             if self.applications is not None:
                 self.applications.clusters_changed()
 
@@ -228,7 +277,7 @@ class Controller:
                 if not started:
                     started = True
                     task_status.started()
-                await coordinator.wait_changed()
+                await self._shards_changed.wait()
 
     @staticmethod
     async def _term(
@@ -292,7 +341,8 @@ class Controller:
         log.info("controller.stopping", grace=self.settings.shutdown_grace)
         if self.applications is not None:
             await self.applications.drain(self.settings.shutdown_grace)
-        if self.coordinator is not None:  # give the shards back: others take over at once
-            await self.coordinator.release()
+        if self.coordinator is not None and self.liveness is not None:
+            # Give the shards back (on the loop that holds them): others take over at once.
+            await self.liveness.call(self.coordinator.release)
         if self._scope is not None:
             self._scope.cancel()

@@ -156,7 +156,9 @@ class ShardCoordinator:
         self.on_change = on_change
         self.request_timeout = max(0.5, min(5.0, renew_interval))
         self._held: dict[int, float] = {}
-        """shard -> monotonic time until which this replica may act on it."""
+        """shard -> monotonic time until which this replica may act on it. Replaced, never
+        mutated (`_hold`, `_drop`): the controller's main thread reads it while the liveness
+        thread renews (fleet.controllers.liveness)."""
         self._leases: dict[int, Obj] = {}
         """The last version of each held shard Lease this replica wrote."""
         self._replica_lease: Obj | None = None
@@ -347,7 +349,7 @@ class ShardCoordinator:
                 "sharding.renew_failed", replica=self.identity, shard=index, error=str(error)
             )
             return  # keep acting until our own expiry; the next round tries again
-        self._held[index] = sent + self.lease_duration
+        self._hold(index, sent + self.lease_duration)
         self._leases[index] = written
 
     async def _acquire(self, index: int, lease: Obj | None) -> None:
@@ -363,14 +365,14 @@ class ShardCoordinator:
                 "sharding.acquire_failed", replica=self.identity, shard=index, error=str(error)
             )
             return
-        self._held[index] = sent + self.lease_duration
+        self._hold(index, sent + self.lease_duration)
         self._leases[index] = written
         log.info("sharding.acquired", replica=self.identity, shard=index)
 
     async def _release(self, index: int) -> None:
         """Clear the holder so another replica takes the shard at once."""
         lease = self._leases.get(index)
-        self._held.pop(index, None)
+        self._drop(index)
         self._leases.pop(index, None)
         if lease is None:
             return
@@ -387,8 +389,17 @@ class ShardCoordinator:
             return
         log.info("sharding.released", replica=self.identity, shard=index)
 
+    def _hold(self, index: int, until: float) -> None:
+        self._held = {**self._held, index: until}
+
+    def _drop(self, index: int) -> bool:
+        if index not in self._held:
+            return False
+        self._held = {i: until for i, until in self._held.items() if i != index}
+        return True
+
     def _lose(self, index: int, why: str) -> None:
-        if self._held.pop(index, None) is not None:
+        if self._drop(index):
             log.warning("sharding.lost", replica=self.identity, shard=index, reason=why)
         self._leases.pop(index, None)
 
@@ -427,7 +438,7 @@ class ShardCoordinator:
     async def _withdraw(self) -> None:
         for index in sorted(self._leases):
             await self._release(index)
-        self._held.clear()
+        self._held = {}
         presence, self._replica_lease = self._replica_lease, None
         if presence is not None:
             spec = dict(presence.get("spec") or {})

@@ -10,6 +10,7 @@ a connection limit, and every request carries `User-Agent: fleet/<version>`.
 from __future__ import annotations
 
 import asyncio.sslproto
+import copy
 import hashlib
 import os
 import ssl
@@ -139,6 +140,14 @@ class FleetApiClient(client.ApiClient):
         self.default_headers = {"User-Agent": USER_AGENT}
         vars(self).update(cookie=None)
         self.client_side_validation = False
+        self._build = (context, pool_limit, keepalive)
+
+    def sibling(self, pool_limit: int = 4) -> FleetApiClient:
+        """Another client to the same server with the same credentials and its own connection
+        pool, for another event loop (build it inside that loop): clients are bound to the
+        loop that made their session."""
+        context, _, keepalive = self._build
+        return FleetApiClient(copy.copy(self.configuration), context, pool_limit, keepalive)
 
 
 def build_api_client(
