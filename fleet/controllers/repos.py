@@ -3,8 +3,8 @@
 Why a layer over RepoCache: the cache needs a repository registered (`add`) with its
 credentials before use, and those come from Argo CD-format `repository`/`repo-creds` Secrets on
 the hub, which change while the controller runs. RepoHub looks the credentials up at each use
-(cheap: a dict of parsed Secrets), so a rotated Secret applies on the next fetch without a
-restart, and callers only ever name a repoURL.
+(cheap: each Secret is parsed once per change), so a rotated Secret applies on the next fetch
+without a restart, and callers only ever name a repoURL.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from fleet.git.cache import RepoCache
 from fleet.git.events import RepoMoved
 from fleet.git.reader import MirrorResolver
 from fleet.git.secrets import (
+    REPO_CREDS,
+    REPOSITORY,
+    SECRET_TYPE_LABEL,
     RepositoryAccess,
     RepositorySecretError,
     access_for,
@@ -35,33 +38,67 @@ def _no_secrets() -> Iterable[Mapping[str, Any]]:
     return ()
 
 
-def repository_accesses(secrets: Iterable[Mapping[str, Any]]) -> list[RepositoryAccess]:
-    """Every repository/repo-creds Secret parsed; a malformed one is logged (by name) and skipped,
-    so one bad Secret never blocks the repositories the others serve."""
-    out: list[RepositoryAccess] = []
-    for secret in secrets:
-        meta = secret.get("metadata") or {}
-        name = str(meta.get("name", "?"))
-        try:
-            access = parse_repository_secret(
-                name, dict(meta.get("labels") or {}), dict(secret.get("data") or {})
-            )
-        except RepositorySecretError as error:
-            log.warning("repos.bad_secret", secret=name, error=str(error))
-            continue
-        if access is not None:
-            out.append(access)
-    return out
+class RepositorySecrets:
+    """Repository and repo-creds Secrets, each parsed once per change (name + resourceVersion).
+
+    Why: credentials are looked up at every resolve, i.e. once per Application reconcile, while
+    a Secret changes rarely; parsing them all each time cost CPU at fleet scale and logged a bad
+    Secret once per reconcile. A malformed one is logged (by name) once per version and skipped,
+    so one bad Secret never blocks the repositories the others serve.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[str, RepositoryAccess | None]] = {}
+
+    def accesses(self, secrets: Iterable[Mapping[str, Any]]) -> list[RepositoryAccess]:
+        out: list[RepositoryAccess] = []
+        seen: set[str] = set()
+        for secret in secrets:
+            meta = secret.get("metadata")
+            meta = meta if isinstance(meta, Mapping) else {}
+            labels = meta.get("labels")
+            if not isinstance(labels, Mapping) or labels.get(SECRET_TYPE_LABEL) not in (
+                REPOSITORY,
+                REPO_CREDS,
+            ):
+                continue  # most hub Secrets (cluster credentials) end here, unparsed
+            name = str(meta.get("name", "?"))
+            version = str(meta.get("resourceVersion") or "")
+            seen.add(name)
+            known = self._parsed.get(name)
+            if known is None or not version or known[0] != version:
+                known = self._parsed[name] = (version, _parse(name, labels, secret))
+            if known[1] is not None:
+                out.append(known[1])
+        for gone in self._parsed.keys() - seen:
+            del self._parsed[gone]
+        return out
+
+
+def _parse(
+    name: str, labels: Mapping[str, Any], secret: Mapping[str, Any]
+) -> RepositoryAccess | None:
+    data = secret.get("data")
+    try:
+        if data is not None and not isinstance(data, Mapping):
+            raise RepositorySecretError(f"secret {name}: data is not a map")
+        return parse_repository_secret(
+            name, {str(k): str(v) for k, v in labels.items()}, dict(data or {})
+        )
+    except RepositorySecretError as error:
+        log.warning("repos.bad_secret", secret=name, error=str(error))
+        return None
 
 
 class RepoHub:
     def __init__(self, cache: RepoCache, secrets: SecretSource = _no_secrets) -> None:
         self.cache = cache
         self._secrets = secrets
+        self._parsed = RepositorySecrets()
 
     def register(self, repo_url: str) -> None:
         """Make sure the cache knows `repo_url`, with the credentials the Secrets give now."""
-        access = access_for(repo_url, repository_accesses(self._secrets()))
+        access = access_for(repo_url, self._parsed.accesses(self._secrets()))
         if access is None:
             self.cache.add(repo_url)
         else:

@@ -92,8 +92,14 @@ def access_for(repo_url: str, candidates: Iterable[RepositoryAccess]) -> Reposit
     return best
 
 
-def _decode(name: str, key: str, value: str | bytes, encoded: bool) -> str:
-    raw = value.encode() if isinstance(value, str) else value
+def _decode(name: str, key: str, value: object, encoded: bool) -> str:
+    """A Secret value as text; anything but a string (or bytes) is the Secret's error, named."""
+    if isinstance(value, str):
+        raw = value.encode()
+    elif isinstance(value, bytes):
+        raw = value
+    else:
+        raise RepositorySecretError(f"Secret {name}: key `{key}` is not a string")
     if encoded:
         try:
             raw = base64.b64decode(raw, validate=True)
