@@ -48,3 +48,18 @@ class UnsafePathError(GitReadError):
 
 class ApplicationNameError(GeneratorError):
     """A parameter set rendered an Application name Kubernetes would refuse, or a duplicate."""
+
+
+class LimitExceededError(TemplateError):
+    """An expansion hit one of its bounds (time, template memory, Application or expansion size).
+
+    A hostile or runaway ApplicationSet must fail, named, instead of freezing or exhausting the
+    controller: `field` names where the limit was hit and `limit` which one (see
+    `generators.limits.ExpansionLimits`), so the status condition tells the user what to shrink.
+    """
+
+    def __init__(
+        self, detail: str, *, field: str = "", position: str = "", limit: str = ""
+    ) -> None:
+        super().__init__(detail, field=field, position=position)
+        self.limit = limit

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import FuncError
 from .funcspec import Kind, register
 from .gofmt import sprint, sprintf, sprintln
+from .meter import check_size
 from .values import MISSING, Int64, format_value, is_true, type_name
 
 if TYPE_CHECKING:
@@ -201,20 +202,29 @@ register("printf", Kind.STR, variadic=Kind.ANY)(lambda f, *a: sprintf(f, list(a)
 
 def _eval_args(args: tuple[Any, ...]) -> str:
     if len(args) == 1 and type(args[0]) is str:
-        return str(args[0])
-    return sprint(["<no value>" if _is_nil(a) else a for a in args])
+        s = str(args[0])
+    else:
+        s = sprint(["<no value>" if _is_nil(a) else a for a in args])
+    return s
+
+
+def _capped(s: str, what: str) -> str:
+    """Escaping grows a string at most twelvefold (urlquery of 4-byte runes): check after."""
+    check_size(len(s), what)
+    return s
 
 
 @register("html", variadic=Kind.ANY)
 def html(*args: Any) -> str:
     s = _eval_args(args)
-    return (
+    return _capped(
         s.replace("&", "&amp;")
         .replace("'", "&#39;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
         .replace('"', "&#34;")
-        .replace("\x00", "\ufffd")
+        .replace("\x00", "\ufffd"),
+        "html",
     )
 
 
@@ -233,12 +243,12 @@ def js(*args: Any) -> str:
             out.append(ch)
         else:
             out.append(f"\\u{ord(ch):04X}")
-    return "".join(out)
+    return _capped("".join(out), "js")
 
 
 @register("urlquery", variadic=Kind.ANY)
 def urlquery(*args: Any) -> str:
-    return urllib.parse.quote_plus(_eval_args(args), safe="")
+    return _capped(urllib.parse.quote_plus(_eval_args(args), safe=""), "urlquery")
 
 
 @register("call", Kind.VALUE, variadic=Kind.VALUE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generators.errors import TemplateError
+from generators.errors import LimitExceededError, TemplateError
 
 
 class GoTemplateError(TemplateError):
@@ -11,6 +11,11 @@ class GoTemplateError(TemplateError):
     Subclassing `TemplateError` lets callers that already handle the default templating mode
     treat both modes alike, while `position` keeps Go's `line:col` so users can find the spot.
     """
+
+
+class GoTemplateLimitError(GoTemplateError, LimitExceededError):
+    """A Go template hit a limit (time, memory, output size): both error types at once, so
+    callers handling either see it."""
 
 
 class FuncError(Exception):

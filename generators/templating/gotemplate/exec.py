@@ -8,11 +8,15 @@ template depth make a hostile or buggy template fail instead of hanging the cont
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from generators import limits
+
 from .errors import FuncError
 from .funcspec import GO_TYPE, REGISTRY, Kind
+from .meter import LimitFuncError, Meter, cost
 from .parser import (
     ActionNode,
     BoolNode,
@@ -46,12 +50,19 @@ NOFINAL: Any = object()  # Go's missingVal: no value piped into the command
 
 
 class ExecError(Exception):
-    """An execution error at a node; converted to GoTemplateError by the public API."""
+    """An execution error at a node; converted to GoTemplateError by the public API.
 
-    def __init__(self, msg: str, node: Node | None = None) -> None:
+    `limit` names the bound that was hit (see generators.limits), if that is the cause."""
+
+    def __init__(self, msg: str, node: Node | None = None, limit: str = "") -> None:
         super().__init__(msg)
         self.msg = msg
         self.node = node
+        self.limit = limit
+
+
+_SHARING = frozenset({"index", "first", "mustFirst", "last", "mustLast", "get", "dig"})
+"""Functions returning part of an argument: they build nothing, so nothing is charged."""
 
 
 class _Break(Exception):
@@ -62,10 +73,19 @@ class _Continue(Exception):
     pass
 
 
-class State:
+class State(Meter):
+    """One execution: output, variables' depth, and the meter its steps and functions charge.
+
+    Its time limit is the running expansion's deadline (generators.limits), or the default
+    expansion timeout from now when a template is executed on its own."""
+
     __slots__ = ("depth", "max_out", "max_steps", "mk", "out", "size", "steps", "templates")
 
     def __init__(self, mk: int, templates: dict[str, CompiledTree]) -> None:
+        budget = limits.current()
+        bounds = budget.limits if budget is not None else limits.DEFAULT_LIMITS
+        deadline = budget.deadline if budget is not None else time.monotonic() + bounds.timeout
+        super().__init__(bounds.template_memory_bytes, deadline, bounds.timeout)
         self.out: list[str] = []
         self.size = 0
         self.steps = 0
@@ -76,15 +96,19 @@ class State:
         self.max_out = MAX_OUTPUT
 
     def write(self, s: str, node: Node) -> None:
-        self.out.append(s)
         self.size += len(s)
         if self.size > self.max_out:
-            raise ExecError(f"output exceeds the limit of {self.max_out} bytes", node)
+            raise ExecError(f"output exceeds the limit of {self.max_out} bytes", node, "max_output")
+        self.out.append(s)
 
     def step(self, node: Node) -> None:
         self.steps += 1
         if self.steps > self.max_steps:
-            raise ExecError(f"execution exceeds the limit of {self.max_steps} steps", node)
+            raise ExecError(
+                f"execution exceeds the limit of {self.max_steps} steps", node, "max_steps"
+            )
+        if self.overdue():
+            raise ExecError(self.timeout_message(), node, "timeout")
 
 
 Run = Callable[[State, Any, list[Any]], None]
@@ -259,10 +283,7 @@ class Compiler:
         def run_action(st: State, dot: Any, frame: list[Any]) -> None:
             v = ev(st, dot, frame)
             s = v if type(v) is str else print_value(v)
-            st.out.append(s)
-            st.size += len(s)
-            if st.size > st.max_out:
-                raise ExecError(f"output exceeds the limit of {st.max_out} bytes", n)
+            st.write(s, n)
 
         return run_action
 
@@ -518,6 +539,7 @@ class Compiler:
             return builtins.compile_and_or(self, name == "or", arg_nodes, node)
         spec = REGISTRY[name]
         params, variadic = spec.params, spec.variadic
+        shares = name in _SHARING
         fn = spec.fn
         nfixed = len(params)
         nargs = len(arg_nodes)
@@ -555,9 +577,14 @@ class Compiler:
             if final is not NOFINAL:
                 argv.append(validate(final, final_kind, node))
             try:
-                return fn(*argv)
+                result = fn(*argv)
+                if not shares and all(result is not a for a in argv):
+                    st.charge(cost(result), name)
+                return result
             except ExecError:
                 raise
+            except LimitFuncError as exc:
+                raise ExecError(f"error calling {name}: {exc}", node, exc.limit) from exc
             except FuncError as exc:
                 raise ExecError(f"error calling {name}: {exc}", node) from exc
             except RecursionError as exc:

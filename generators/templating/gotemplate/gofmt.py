@@ -10,7 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .values import MISSING, Int64, format_float_g, format_value, type_name
+from .meter import check_size
+from .values import MISSING, Int64, bounded_join, format_float_g, format_value, type_name
+
+_TOO_LARGE = 1_000_000
+"""fmt's tooLarge: a width or precision above a million is not a number to Go either."""
 
 
 def go_quote(s: str, ascii_only: bool = False) -> str:
@@ -58,12 +62,12 @@ def sprint(args: list[Any]) -> str:
             parts.append(" ")
         parts.append(format_value(a))
         prev_string = is_string
-    return "".join(parts)
+    return bounded_join("", parts, "", "")
 
 
 def sprintln(args: list[Any]) -> str:
     """fmt.Sprintln: always a space between operands, and a trailing newline."""
-    return " ".join(format_value(a) for a in args) + "\n"
+    return bounded_join("", (format_value(a) for a in args), "\n")
 
 
 class _Spec:
@@ -84,6 +88,7 @@ def _pad(s: str, spec: _Spec, numeric: bool = False) -> str:
     w = spec.width
     if w is None or len(s) >= w:
         return s
+    check_size(w, "printf width")
     n = w - len(s)
     if spec.minus:
         return s + " " * n
@@ -232,10 +237,10 @@ def format_arg(v: Any, spec: _Spec) -> str:
             return _pad("<nil>", spec)
         return _bad(spec, v)
     if t is dict:
-        items = [f"{format_arg(k, spec)}:{format_arg(v[k], spec)}" for k in sorted(v)]
-        return "map[" + " ".join(items) + "]"
+        items = (f"{format_arg(k, spec)}:{format_arg(v[k], spec)}" for k in sorted(v))
+        return bounded_join("map[", items, "]")
     if t is list or t is tuple:
-        return "[" + " ".join(format_arg(e, spec) for e in v) + "]"
+        return bounded_join("[", (format_arg(e, spec) for e in v), "]")
     return _pad(format_value(v), spec)
 
 
@@ -269,7 +274,11 @@ def sprintf(fmt: str, args: list[Any]) -> str:
             i += 1
         if i < n and fmt[i] == "*":
             i += 1
-            if argn < len(args) and type(args[argn]) in (int, Int64):
+            if (
+                argn < len(args)
+                and type(args[argn]) in (int, Int64)
+                and abs(args[argn]) <= _TOO_LARGE
+            ):
                 spec.width = int(args[argn])
                 if spec.width < 0:
                     spec.minus = True
@@ -279,26 +288,26 @@ def sprintf(fmt: str, args: list[Any]) -> str:
                 out.append("%!(BADWIDTH)")
                 argn += 1
         else:
-            k = i
-            while i < n and fmt[i].isdigit():
-                i += 1
-            if i > k:
-                spec.width = int(fmt[k:i])
+            width, i = _parsenum(fmt, i)
+            if width is not None:
+                spec.width = width
         if i < n and fmt[i] == ".":
             i += 1
             if i < n and fmt[i] == "*":
                 i += 1
-                if argn < len(args) and type(args[argn]) in (int, Int64):
+                if (
+                    argn < len(args)
+                    and type(args[argn]) in (int, Int64)
+                    and abs(args[argn]) <= _TOO_LARGE
+                ):
                     spec.prec = max(int(args[argn]), 0)
                     argn += 1
                 else:
                     out.append("%!(BADPREC)")
                     argn += 1
             else:
-                k = i
-                while i < n and fmt[i].isdigit():
-                    i += 1
-                spec.prec = int(fmt[k:i]) if i > k else 0
+                prec, i = _parsenum(fmt, i)
+                spec.prec = prec if prec is not None else 0
         if i >= n:
             out.append("%!(NOVERB)")
             break
@@ -314,9 +323,28 @@ def sprintf(fmt: str, args: list[Any]) -> str:
         out.append(format_arg(args[argn], spec))
         argn += 1
     if argn < len(args):
-        extra = ", ".join(
-            "<nil>" if a is None or a is MISSING else f"{type_name(a)}={format_value(a)}"
-            for a in args[argn:]
+        extra = bounded_join(
+            "%!(EXTRA ",
+            (
+                "<nil>" if a is None or a is MISSING else f"{type_name(a)}={format_value(a)}"
+                for a in args[argn:]
+            ),
+            ")",
+            ", ",
         )
-        out.append(f"%!(EXTRA {extra})")
-    return "".join(out)
+        out.append(extra)
+    return bounded_join("", out, "", "")
+
+
+def _parsenum(fmt: str, i: int) -> tuple[int | None, int]:
+    """fmt's parsenum: digits from `i`; a number past a million consumes the rest of the
+    format (Go then reports %!(NOVERB)), which also keeps widths from allocating gigabytes."""
+    n = len(fmt)
+    k = i
+    num = 0
+    while i < n and "0" <= fmt[i] <= "9":
+        if num > _TOO_LARGE:
+            return None, n
+        num = num * 10 + int(fmt[i])
+        i += 1
+    return (num if i > k else None), i

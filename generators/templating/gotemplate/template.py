@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from . import builtins, sprig  # noqa: F401  (importing registers the functions)
-from .errors import GoTemplateError
+from .errors import GoTemplateError, GoTemplateLimitError
 from .exec import (
     MAX_OUTPUT,
     MK_DEFAULT,
@@ -19,6 +19,7 @@ from .exec import (
 )
 from .funcspec import REGISTRY
 from .lexer import line_col
+from .meter import CURRENT, LimitFuncError
 from .parser import (
     ActionNode,
     FieldNode,
@@ -110,6 +111,7 @@ class GoTemplate:
 
     def _run_fast(self, parts: list[_Part], data: Any) -> str | None:
         out: list[str] = []
+        size = 0
         for p in parts:
             if p.__class__ is str:
                 out.append(p)
@@ -130,15 +132,18 @@ class GoTemplate:
                 return None
             c = v.__class__
             if c is str:
-                out.append(v)
+                piece = v
             elif c is int:
-                out.append(format_float_g(float(v)))
+                piece = format_float_g(float(v))
+            elif c is float or c is bool or v is None:
+                piece = print_value(v)
             else:
-                out.append(print_value(from_json_data(v)))
-        s = "".join(out)
-        if len(s) > MAX_OUTPUT:
-            return None  # let the general path report the limit with a position
-        return s
+                return None  # maps and lists print through the general (metered) path
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                return None  # let the general path report the limit with a position
+            out.append(piece)
+        return "".join(out)
 
     def _run(self, data: Any) -> str:
         st = State(self._mk, self._trees)
@@ -146,6 +151,7 @@ class GoTemplate:
         dot = _go_data(data)
         frame: list[Any] = [None] * tree.nslots
         frame[0] = dot
+        token = CURRENT.set(st)
         try:
             tree.run(st, dot, frame)
         except ExecError as exc:
@@ -154,9 +160,19 @@ class GoTemplate:
             if exc.node is not None:
                 ctx = _node_context(exc.node)
             detail = f'executing "{self.name}" at <{ctx}>: {exc.msg}'
+            if exc.limit:
+                raise GoTemplateLimitError(
+                    detail, field=self.name, position=pos, limit=exc.limit
+                ) from exc
             raise GoTemplateError(detail, field=self.name, position=pos) from exc
+        except LimitFuncError as exc:
+            # A limit hit outside a function call (printing an action's value).
+            detail = f'executing "{self.name}": {exc}'
+            raise GoTemplateLimitError(detail, field=self.name, limit=exc.limit) from exc
         except RecursionError as exc:
             raise GoTemplateError("execution nested too deeply", field=self.name) from exc
+        finally:
+            CURRENT.reset(token)
         return "".join(st.out)
 
 

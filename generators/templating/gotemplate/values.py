@@ -11,8 +11,10 @@ wanted). `MISSING` is Go's invalid `reflect.Value` (a missing map key), distinct
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
+
+from .meter import charge, check_size
 
 
 class _Missing:
@@ -132,12 +134,30 @@ def format_value(v: Any) -> str:
     if v is None or v is MISSING:
         return "<nil>"
     if t is dict:
-        return "map[" + " ".join(f"{format_value(k)}:{format_value(v[k])}" for k in sorted(v)) + "]"
+        items = (f"{format_value(k)}:{format_value(v[k])}" for k in sorted(v))
+        return bounded_join("map[", items, "]")
     if t is list or t is tuple:
-        return "[" + " ".join(format_value(e) for e in v) + "]"
+        return bounded_join("[", (format_value(e) for e in v), "]")
     if t is bytes:
         return "[" + " ".join(str(b) for b in v) + "]"
     return str(v)
+
+
+def bounded_join(
+    head: str, pieces: Iterable[str], tail: str, sep: str = " ", what: str = "printing a value"
+) -> str:
+    """`head + sep.join(pieces) + tail`, refused before it outgrows the string limit.
+
+    A list holding the same list twice, nested twenty times, prints as a million elements:
+    the running size stops it, and each level's string is charged to the execution."""
+    out: list[str] = []
+    size = len(head) + len(tail)
+    for piece in pieces:
+        size += len(piece) + len(sep)
+        check_size(size, what)
+        out.append(piece)
+    charge(size, what)
+    return head + sep.join(out) + tail
 
 
 def print_value(v: Any) -> str:

@@ -9,6 +9,7 @@ import yaml
 
 from ..errors import FuncError
 from ..funcspec import Kind, register
+from ..meter import ITEM_COST, charge, check_size
 from ..values import Int64
 from . import gojson
 
@@ -93,6 +94,7 @@ def to_yaml(v: Any) -> str:
     )
     if out.endswith("\n...\n"):
         out = out[: -len("...\n")]
+    check_size(len(out), "toYaml")
     return out.removesuffix("\n")
 
 
@@ -130,6 +132,10 @@ _Loader.add_constructor("tag:yaml.org,2002:bool", _bool_yn)
 
 
 def _jsonish(v: Any) -> Any:
+    """YAML to JSON values, charged node by node: an alias ("billion laughs") document is a
+    few hundred bytes of YAML sharing one list 10^9 times, and walking it as a tree stops
+    at the execution's memory budget instead of building it."""
+    charge(ITEM_COST, "fromYaml")
     if isinstance(v, bool) or v is None or isinstance(v, str):
         return v
     if isinstance(v, (int, float)):

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import FuncError
+from ..meter import ITEM_COST, MAX_STRING, charge, check_items, check_size
 from ..values import MISSING, Int64, format_value
 
-MAX_STRING = 1 << 20  # no function may build a string larger than the output limit
+__all__ = ["MAX_STRING", "check_items", "check_size"]
 
 
-def check_size(n: int, what: str) -> None:
-    """Refuse before allocating: `repeat 1000000000` must fail, not exhaust memory."""
-    if n > MAX_STRING:
-        raise FuncError(f"{what} result of {n} bytes exceeds the limit of {MAX_STRING} bytes")
+def check_strings(parts: list[str], what: str, sep: str = "") -> None:
+    """Refuse before joining `parts`: the joined result must fit the string limit."""
+    check_size(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), what)
 
 
 def strval(v: Any) -> str:
@@ -28,6 +28,7 @@ def strval(v: Any) -> str:
 def strslice(v: Any) -> list[str]:
     """Sprig's strslice: a list of strings from a list (nils dropped) or a single value."""
     if isinstance(v, (list, tuple)):
+        charge(ITEM_COST * len(v), "converting a list to strings")
         return [strval(e) for e in v if e is not None and e is not MISSING]
     if v is None or v is MISSING:
         return []

@@ -11,7 +11,8 @@ import math
 from typing import Any
 
 from ..errors import FuncError
-from ..values import MISSING, Int64, shortest_digits
+from ..meter import check_size
+from ..values import MISSING, Int64, bounded_join, shortest_digits
 
 
 def go_json_float(f: float) -> str:
@@ -52,7 +53,9 @@ def _quote(s: str, escape_html: bool) -> str:
         else:
             out.append(ch)
     out.append('"')
-    return "".join(out)
+    quoted = "".join(out)
+    check_size(len(quoted), "JSON encoding")
+    return quoted
 
 
 def encode(v: Any, escape_html: bool = True, indent: str | None = None, level: int = 0) -> str:
@@ -67,26 +70,35 @@ def encode(v: Any, escape_html: bool = True, indent: str | None = None, level: i
         return str(int(v))
     if t is float:
         return go_json_float(v)
+    # Containers are joined under the string limit as they are built: a list holding the
+    # same list twice, nested thirty times, would otherwise encode to gigabytes.
     if t is dict:
         if not v:
             return "{}"
-        items = [
+        items = (
             (_quote(str(k), escape_html), encode(v[k], escape_html, indent, level + 1))
             for k in sorted(v)
-        ]
+        )
         if indent is None:
-            return "{" + ",".join(f"{k}:{e}" for k, e in items) + "}"
+            return bounded_join("{", (f"{k}:{e}" for k, e in items), "}", ",", "JSON encoding")
         pad = "\n" + indent * (level + 1)
-        body = ",".join(f"{pad}{k}: {e}" for k, e in items)
-        return "{" + body + "\n" + indent * level + "}"
+        return bounded_join(
+            "{",
+            (f"{pad}{k}: {e}" for k, e in items),
+            "\n" + indent * level + "}",
+            ",",
+            "JSON encoding",
+        )
     if t is list or t is tuple:
         if not v:
             return "[]"
-        elems = [encode(e, escape_html, indent, level + 1) for e in v]
+        elems = (encode(e, escape_html, indent, level + 1) for e in v)
         if indent is None:
-            return "[" + ",".join(elems) + "]"
+            return bounded_join("[", elems, "]", ",", "JSON encoding")
         pad = "\n" + indent * (level + 1)
-        return "[" + ",".join(pad + e for e in elems) + "\n" + indent * level + "]"
+        return bounded_join(
+            "[", (pad + e for e in elems), "\n" + indent * level + "]", ",", "JSON encoding"
+        )
     if hasattr(v, "go_json"):
         return str(v.go_json())
     raise FuncError(f"json: unsupported type: {type(v).__name__}")

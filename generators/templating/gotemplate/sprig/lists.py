@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import FuncError
 from ..funcspec import Kind, register
+from ..meter import ITEM_COST, charge, check_items, tick
 from ..values import MISSING, Int64, type_name
 from .common import as_list, empty, strval, to_int64
 
@@ -99,8 +100,10 @@ register("mustReverse", Kind.ANY)(lambda v: reverse(v) or None)
 
 @register(("uniq", "mustUniq"), Kind.ANY)
 def uniq(v: Any) -> list[Any]:
+    """Go's quadratic uniq; each element ticks the meter by the comparisons it costs."""
     out: list[Any] = []
     for e in as_list(v, "uniq"):
+        tick(len(out) + 1)
         if not any(_go_equal(e, o) for o in out):
             out.append(e)
     return out
@@ -108,14 +111,21 @@ def uniq(v: Any) -> list[Any]:
 
 @register(("without", "mustWithout"), Kind.ANY, variadic=Kind.ANY)
 def without(v: Any, *omit: Any) -> list[Any]:
-    return [e for e in as_list(v, "without") if not any(_go_equal(e, o) for o in omit)]
+    out: list[Any] = []
+    for e in as_list(v, "without"):
+        tick(len(omit) + 1)
+        if not any(_go_equal(e, o) for o in omit):
+            out.append(e)
+    return out
 
 
 @register(("has", "mustHas"), Kind.ANY, Kind.ANY)
 def has(needle: Any, haystack: Any) -> bool:
     if haystack is None:
         return False
-    return any(_go_equal(needle, e) for e in as_list(haystack, "has"))
+    items = as_list(haystack, "has")
+    tick(len(items))
+    return any(_go_equal(needle, e) for e in items)
 
 
 @register(("compact", "mustCompact"), Kind.ANY)
@@ -143,6 +153,7 @@ def concat(*lists: Any) -> list[Any]:
     for lst in lists:
         if not isinstance(lst, (list, tuple)):
             raise FuncError(f"Cannot concat type {_typename(lst)} as list")
+        check_items(len(out) + len(lst), "concat")
         out.extend(lst)
     return out
 
@@ -152,6 +163,7 @@ def chunk(size: int, v: Any) -> list[Any]:
     lst = as_list(v, "chunk")
     if size <= 0:
         raise FuncError("runtime error: integer divide by zero")
+    charge(ITEM_COST * (len(lst) + len(lst) // size), "chunk")
     return [lst[i : i + size] for i in range(0, len(lst), size)]
 
 
@@ -164,8 +176,7 @@ def until(n: int) -> list[Any]:
 def until_step(start: int, stop: int, step: int) -> list[Any]:
     if step == 0 or (step > 0 and start >= stop) or (step < 0 and start <= stop):
         return []
-    if abs((stop - start) // step) > 1_000_000:
-        raise FuncError("untilStep: too many elements")
+    check_items(abs((stop - start) // step), "untilStep")
     return list(range(start, stop, step))
 
 
@@ -245,6 +256,7 @@ def dig(*ps: Any) -> Any:
 
 def _merge_into(dst: dict[str, Any], src: dict[str, Any], overwrite: bool) -> None:
     """mergo.Merge semantics for maps of interface{}: recurse into maps, fill empty values."""
+    charge(ITEM_COST * len(src), "merge")
     for k, sv in src.items():
         if k in dst:
             dv = dst[k]
@@ -274,7 +286,28 @@ def merge_overwrite(dst: dict[str, Any], *srcs: dict[str, Any]) -> dict[str, Any
 def deep_copy(v: Any) -> Any:
     if v is None or v is MISSING:
         raise FuncError("copystructure: nil value")
+    charge_tree(v, "deepCopy")
     return copy.deepcopy(v)
+
+
+def charge_tree(v: Any, what: str) -> None:
+    """Charge a whole structure, walked as a tree (shared parts once per reference): what
+    copying or decoding it costs. Stops at the budget, so a shared-reference bomb is cheap
+    to refuse."""
+    stack = [v]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        check_items(seen, what)  # also ends a walk round a cycle (`set $d "self" $d`)
+        if isinstance(node, dict):
+            charge(ITEM_COST * (len(node) + 1), what)
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            charge(ITEM_COST * (len(node) + 1), what)
+            stack.extend(node)
+        elif type(node) is str:
+            charge(len(node), what)
 
 
 @register("deepEqual", Kind.ANY, Kind.ANY)

@@ -8,9 +8,11 @@ from typing import Any
 
 from ..errors import FuncError
 from ..funcspec import Kind, register
+from ..meter import check_items, check_size
 from ..values import Int64
 from . import gojson
 from .common import to_float64, to_int64, wrap_int64
+from .lists import charge_tree
 
 
 def _i64(v: Any) -> Int64:
@@ -147,17 +149,17 @@ def seq(*params: int) -> str:
             return ""
     else:
         return ""
-    if abs((end - start) // (step or 1)) > 1_000_000:
-        raise FuncError("seq: too many elements")
-    out = list(range(start, end + (1 if step > 0 else -1), step))
-    return " ".join(str(x) for x in out)
+    check_items(abs((end - start) // (step or 1)), "seq")
+    text = " ".join(str(x) for x in range(start, end + (1 if step > 0 else -1), step))
+    check_size(len(text), "seq")
+    return text
 
 
 # JSON ------------------------------------------------------------------------------------------
 @register("fromJson", Kind.STR)
 def from_json(s: str) -> Any:
     try:
-        return gojson.decode(s)
+        return _decoded(gojson.decode(s))
     except ValueError:
         return None
 
@@ -165,9 +167,15 @@ def from_json(s: str) -> Any:
 @register("mustFromJson", Kind.STR)
 def must_from_json(s: str) -> Any:
     try:
-        return gojson.decode(s)
+        return _decoded(gojson.decode(s))
     except ValueError as exc:
         raise FuncError(str(exc)) from exc
+
+
+def _decoded(v: Any) -> Any:
+    """Decoded JSON is charged to the execution: a loop decoding a large document adds up."""
+    charge_tree(v, "fromJson")
+    return v
 
 
 def _safe(fn: Any, v: Any) -> str:

@@ -1,150 +1,78 @@
-"""Sprig's regex functions: Go RE2 syntax and match semantics on top of Python's `re`.
+"""Sprig's regex functions on RE2, the engine (and syntax) of Go's `regexp`.
 
-RE2 and Python differ in places users hit: `$` never matches before a trailing newline in
-Go, `\\d`/`\\w`/`\\s` are ASCII, `\\z` ends the text, empty matches right after a match are
-skipped by Go's *All functions, and replacement templates use `$1`/`${name}`.
+Go's regexp is RE2: matching in linear time, no lookaround, no backreferences. Python's `re`
+backtracks, so a template could hold the controller for minutes with `^(a+)+$`; RE2 (through
+`generators.safe_regex`) gives Go's syntax and Go's guarantees. What Go refuses is refused here
+with Go's message: `regexMatch` answers false (Sprig ignores the error), every other function
+fails the template. Python-side code only reproduces what RE2 leaves to the caller: Go's rule
+for empty matches right after a match in the *All functions, and `Regexp.Expand`'s `$1`/`${name}`.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import Any
+
+from generators.safe_regex import Regex, RegexSyntaxError, compile_linear
 
 from ..errors import FuncError
 from ..funcspec import Kind, register
-from .common import check_size
+from ..meter import check_items, check_size, tick
 
-_POSIX = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
+_NOT_RE2 = ("invalid perl operator", "invalid escape sequence: \\")
+_HINT = " (Go and Argo CD use RE2: no lookahead, lookbehind or backreferences)"
 
 
-def translate(pat: str) -> str:
-    """Rewrite an RE2 pattern into an equivalent Python pattern, or raise FuncError."""
-    out: list[str] = []
+def compile_re(pat: str) -> Regex:
+    """Compile as Go's regexp.Compile would, or raise FuncError with Go's wording."""
+    bad = _go_only_refusals(pat)
+    if bad:
+        raise FuncError(f"error parsing regexp: invalid escape sequence: `{bad}`")
+    try:
+        return compile_linear(pat)
+    except RegexSyntaxError as exc:
+        hint = _HINT if exc.problem.startswith(_NOT_RE2) else ""
+        raise FuncError(f"error parsing regexp: {exc.problem}: `{pat}`{hint}") from None
+
+
+def _go_only_refusals(pat: str) -> str:
+    """What RE2 accepts and Go does not: `\\C` (any byte)."""
     i = 0
     n = len(pat)
-    in_class = False
-    multiline = False
     while i < n:
-        c = pat[i]
-        if c == "\\":
-            if i + 1 >= n:
-                raise FuncError("error parsing regexp: trailing backslash at end of expression: ``")
-            d = pat[i + 1]
-            if d == "Q":
-                end = pat.find("\\E", i + 2)
-                lit = pat[i + 2 :] if end < 0 else pat[i + 2 : end]
-                out.append(re.escape(lit))
-                i = n if end < 0 else end + 2
-                continue
-            if d == "z" and not in_class:
-                out.append("\\Z")
-            elif d == "Z":
-                raise FuncError("error parsing regexp: invalid escape sequence: `\\Z`")
-            elif d in "pP":
-                raise FuncError("unicode classes (\\p) are not supported")
-            elif d == "s":
-                out.append("[\\t\\n\\f\\r ]" if not in_class else "\\t\\n\\f\\r ")
-            elif d == "S" and not in_class:
-                out.append("[^\\t\\n\\f\\r ]")
-            else:
-                out.append(c + d)
-            i += 2
+        j = pat.find("\\", i)
+        if j < 0 or j + 1 >= n:
+            return ""
+        if pat[j + 1] == "Q":  # \Q...\E is literal text
+            end = pat.find("\\E", j + 2)
+            if end < 0:
+                return ""
+            i = end + 2
             continue
-        if in_class:
-            if c == "[" and pat.startswith("[:", i):
-                end = pat.find(":]", i + 2)
-                if end > 0:
-                    name = pat[i + 2 : end]
-                    neg = name.startswith("^")
-                    cls = _POSIX.get(name.lstrip("^"))
-                    if cls is None or neg:
-                        raise FuncError(
-                            f"error parsing regexp: invalid character class range: `[:{name}:]`"
-                        )
-                    out.append(cls)
-                    i = end + 2
-                    continue
-            if c == "[":
-                out.append("\\[")
-                i += 1
-                continue
-            if c == "]":
-                in_class = False
-            out.append(c)
-            i += 1
-            continue
-        if c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            if i < n and pat[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pat[i] == "]":
-                out.append("\\]")
-                i += 1
-            continue
-        if c == "(" and pat.startswith("(?<", i) and not pat.startswith(("(?<=", "(?<!"), i):
-            out.append("(?P<")
-            i += 3
-            continue
-        if c == "(" and pat.startswith("(?", i):
-            m = re.match(r"\(\?([imsU-]*)([:)])", pat[i:])
-            if m:
-                flags = m.group(1)
-                if "U" in flags:
-                    raise FuncError("the (?U) flag is not supported")
-                if "m" in flags.split("-")[0]:
-                    multiline = True
-        if c == "$" and not multiline:
-            out.append("(?!(?s:.))")
-            i += 1
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
+        if pat[j + 1] == "C":
+            return "\\C"
+        i = j + 2
+    return ""
 
 
-@functools.lru_cache(maxsize=512)
-def compile_re(pat: str) -> re.Pattern[str]:
-    try:
-        return re.compile(translate(pat), re.ASCII if "(?i)" not in pat else 0)
-    except re.error as exc:
-        raise FuncError(f"error parsing regexp: {exc}: `{pat}`") from exc
-
-
-def _matches(rx: re.Pattern[str], s: str, n: int) -> list[re.Match[str]]:
+def _matches(rx: Regex, s: str, n: int) -> list[Any]:
     """Go's allMatches: successive matches, dropping empty ones that abut the previous match."""
-    out: list[re.Match[str]] = []
+    out: list[Any] = []
     prev_end = -1
     for m in rx.finditer(s):
         if n >= 0 and len(out) >= n:
             break
-        if m.start() == m.end() and m.start() == prev_end:
+        tick()
+        start, end = m.span()
+        if start == end and start == prev_end:
             continue
         out.append(m)
-        prev_end = m.end()
+        check_items(len(out), "regex matches")
+        prev_end = end
     return out
 
 
-def expand(m: re.Match[str], template: str) -> str:
-    """regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups are empty."""
+def expand(m: Any, template: str) -> str:
+    """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups are empty."""
     out: list[str] = []
     i = 0
     n = len(template)
@@ -159,45 +87,65 @@ def expand(m: re.Match[str], template: str) -> str:
             out.append("$")
             i += 1
             continue
-        if i < n and template[i] == "{":
-            end = template.find("}", i)
-            name = template[i + 1 : end] if end > 0 else ""
-            if end < 0 or not name or not re.fullmatch(r"\w+", name, re.ASCII):
-                out.append("$")
-                continue
-            i = end + 1
-        else:
-            k = i
-            while k < n and (
-                template[k].isascii() and (template[k].isalnum() or template[k] == "_")
-            ):
-                k += 1
-            name = template[i:k]
-            if not name:
-                out.append("$")
-                continue
-            i = k
-        out.append(_group(m, name))
+        found = _extract(template, i)
+        if found is None:
+            out.append("$")
+            continue
+        name, num, i = found
+        out.append(_group(m, name, num))
     return "".join(out)
 
 
-def _group(m: re.Match[str], name: str) -> str:
-    try:
-        g = m.group(int(name)) if name.isdigit() else m.group(name)
-    except IndexError:
-        return ""
-    return g or ""
+def _extract(t: str, i: int) -> tuple[str, int, int] | None:
+    """Go's extract: a group name (letters, digits, `_`), braced or not; its number when it
+    is one (no leading zero, under 1e8), else -1; and where the template resumes."""
+    n = len(t)
+    brace = i < n and t[i] == "{"
+    start = i + 1 if brace else i
+    k = start
+    while k < n and (t[k].isalpha() or t[k].isdecimal() or t[k] == "_"):
+        k += 1
+    if k == start:
+        return None
+    name = t[start:k]
+    if brace:
+        if k >= n or t[k] != "}":
+            return None
+        k += 1
+    num = -1
+    if (
+        name.isascii()
+        and name.isdigit()
+        and len(name) <= 8
+        and not (name[0] == "0" and len(name) > 1)
+    ):
+        num = int(name)
+    return name, num, k
+
+
+def _group(m: Any, name: str, num: int) -> str:
+    if num >= 0:
+        if num > m.re.groups:
+            return ""
+        return m.group(num) or ""
+    index = m.re.groupindex.get(name)
+    return (m.group(index) or "") if index is not None else ""
 
 
 def _replace(pat: str, s: str, repl: str, literal: bool) -> str:
     rx = compile_re(pat)
     out: list[str] = []
+    size = 0
     last = 0
     for m in _matches(rx, s, -1):
-        out.append(s[last : m.start()])
-        out.append(repl if literal else expand(m, repl))
-        last = m.end()
-        check_size(sum(len(p) for p in out), "regexReplaceAll")
+        start, end = m.span()
+        piece = repl if literal else expand(m, repl)
+        size += start - last + len(piece)
+        check_size(size, "regexReplaceAll")
+        out.append(s[last:start])
+        out.append(piece)
+        last = end
+    check_size(size + len(s) - last, "regexReplaceAll")
     out.append(s[last:])
     return "".join(out)
 
@@ -209,9 +157,10 @@ register("mustRegexMatch", Kind.STR, Kind.STR)(lambda p, s: compile_re(p).search
 def regex_match(p: str, s: str) -> bool:
     """Sprig's regexMatch swallows a bad pattern and answers false."""
     try:
-        return compile_re(p).search(s) is not None
+        rx = compile_re(p)
     except FuncError:
         return False
+    return rx.search(s) is not None
 
 
 @register(("regexFind", "mustRegexFind"), Kind.STR, Kind.STR)

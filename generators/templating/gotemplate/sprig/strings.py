@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import FuncError
 from ..funcspec import Kind, register
 from ..gofmt import go_quote
-from .common import check_size, strslice, strval
+from .common import check_items, check_size, check_strings, strslice, strval
 
 
 def _b(s: str) -> bytes:
@@ -151,17 +151,23 @@ def initials(s: str) -> str:
 
 @register("quote", variadic=Kind.ANY)
 def quote(*args: Any) -> str:
-    return " ".join(go_quote(strval(a)) for a in args if a is not None)
+    parts = [go_quote(strval(a)) for a in args if a is not None]
+    check_strings(parts, "quote", " ")
+    return " ".join(parts)
 
 
 @register("squote", variadic=Kind.ANY)
 def squote(*args: Any) -> str:
-    return " ".join(f"'{strval(a)}'" for a in args if a is not None)
+    parts = [f"'{strval(a)}'" for a in args if a is not None]
+    check_strings(parts, "squote", " ")
+    return " ".join(parts)
 
 
 @register("cat", variadic=Kind.ANY)
 def cat(*args: Any) -> str:
-    return " ".join(strval(a) for a in args if a is not None)
+    parts = [strval(a) for a in args if a is not None]
+    check_strings(parts, "cat", " ")
+    return " ".join(parts)
 
 
 @register("indent", Kind.INT, Kind.STR)
@@ -184,6 +190,7 @@ def _wrap_custom(s: str, width: int, nl: str, long_words: bool) -> str:
     if nl == "":
         nl = "\n"
     width = max(width, 1)
+    check_size(len(s) + (len(s) // width + 1) * len(nl), "wrap")
     n = len(s)
     off = 0
     out: list[str] = []
@@ -222,6 +229,7 @@ register("wrapWith", Kind.INT, Kind.STR, Kind.STR)(lambda w, sep, s: _wrap_custo
 def _go_split(orig: str, sep: str, n: int = -1) -> list[str]:
     if n == 0:
         return []
+    check_items(len(orig) if sep == "" else orig.count(sep) + 1, "split")
     if sep == "":
         chars = list(orig)
         if 0 < n < len(chars):
@@ -245,7 +253,13 @@ def splitn(sep: str, n: int, orig: str) -> dict[str, Any]:
     return {f"_{i}": p for i, p in enumerate(_go_split(orig, sep, n))}
 
 
-register("join", Kind.STR, Kind.ANY)(lambda sep, v: sep.join(strslice(v)))
+@register("join", Kind.STR, Kind.ANY)
+def join(sep: str, v: Any) -> str:
+    parts = strslice(v)
+    check_strings(parts, "join", sep)
+    return sep.join(parts)
+
+
 register("toStrings", Kind.ANY)(strslice)
 register("sortAlpha", Kind.ANY)(lambda v: sorted(strslice(v), key=_b))
 
@@ -281,8 +295,18 @@ def abbrevboth(left: int, right: int, s: str) -> str:
 
 
 # encodings and hashes ------------------------------------------------------------------------
-register("b64enc", Kind.STR)(lambda s: base64.b64encode(_b(s)).decode())
-register("b32enc", Kind.STR)(lambda s: base64.b32encode(_b(s)).decode())
+@register("b64enc", Kind.STR)
+def b64enc(s: str) -> str:
+    data = _b(s)
+    check_size((len(data) + 2) // 3 * 4, "b64enc")
+    return base64.b64encode(data).decode()
+
+
+@register("b32enc", Kind.STR)
+def b32enc(s: str) -> str:
+    data = _b(s)
+    check_size((len(data) + 4) // 5 * 8, "b32enc")
+    return base64.b32encode(data).decode()
 
 
 @register("b64dec", Kind.STR)
