@@ -94,6 +94,10 @@ async def request_json(
                 raise from_status(response.status, data, response.headers)
         try:
             return json.loads(data) if data else None
+        except RecursionError:  # an object nested ~1,000 deep (the API server allows 10,000)
+            raise ServerError(
+                "the response is nested too deeply to read", status=response.status
+            ) from None
         except ValueError:
             raise ServerError("the response is not JSON", status=response.status) from None
 

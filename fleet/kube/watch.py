@@ -21,6 +21,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.kube.calls import call, request_json
 from fleet.kube.errors import Gone, KubeError, from_status
+from generators.yamlio import DocumentShapeError, check_shape
 
 log = structlog.get_logger("fleet.kube.watch")
 
@@ -36,6 +37,24 @@ async def _auth_headers(api: ApiClient) -> dict[str, str]:
     if token:
         headers["Authorization"] = token
     return headers
+
+
+def _readable(obj: Mapping[str, Any], path: str) -> bool:
+    """False (and a warning naming the object) for an object nested deeper than the code
+    reading it can safely walk: one such object is skipped, not allowed to stop the watch."""
+    try:
+        check_shape(obj, max_nodes=None, shared=False)
+    except DocumentShapeError as error:
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, Mapping) else {}
+        log.warning(
+            "watch.object_skipped",
+            path=path,
+            name=str(meta.get("name") or ""),
+            error=str(error),
+        )
+        return False
+    return True
 
 
 async def _stream(
@@ -68,14 +87,18 @@ async def _stream(
                 return resource_version
             if not line.strip():
                 continue
-            event = json.loads(line)
+            try:
+                event = json.loads(line)
+            except RecursionError:
+                log.warning("watch.object_skipped", path=path, error="nested too deeply")
+                continue
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "ERROR":
                 raise from_status(int(obj.get("code") or 500), obj)
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if isinstance(rv, str) and rv:
                 resource_version = rv
-            if kind in ("ADDED", "MODIFIED", "DELETED"):
+            if kind in ("ADDED", "MODIFIED", "DELETED") and _readable(obj, path):
                 await on_event(kind, obj)
 
 
@@ -97,7 +120,8 @@ async def list_and_watch(
         try:
             query = {"labelSelector": label_selector} if label_selector else {}
             listing = await request_json(api, "GET", path, query=query, timeout=request_timeout)
-            await on_reset(list(listing.get("items") or []))
+            items = [i for i in listing.get("items") or [] if _readable(i, path)]
+            await on_reset(items)
             rv = str((listing.get("metadata") or {}).get("resourceVersion") or "")
             backoff = 0.5
             while True:

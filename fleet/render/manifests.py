@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
-from generators.yamlio import describe_yaml_error, load_all
+from generators.yamlio import MAX_NODES, describe_yaml_error, load_all, load_json
 
 from .errors import INVALID_MANIFEST, RenderError
 
@@ -68,7 +67,7 @@ def parse_yaml_stream(text: str | bytes, where: str) -> list[dict[str, Any]]:
 def parse_json(text: str | bytes, where: str) -> list[dict[str, Any]]:
     """One JSON document (an object or a List) -> validated objects; an array is not accepted."""
     try:
-        doc = json.loads(text)
+        doc = load_json(text, max_nodes=MAX_NODES)
     except ValueError as error:
         raise RenderError(INVALID_MANIFEST, f"{where}: invalid JSON: {error}") from None
     return objects_from_documents([doc], where)
