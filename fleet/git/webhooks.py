@@ -1,31 +1,38 @@
 """Push webhooks from GitHub, GitLab, Gitea and Bitbucket Server: verify, match, refresh.
 
-Order matters for safety: the body is size-limited (413) and the signature or token checked
-with `hmac.compare_digest` before the JSON is even parsed, so an unauthenticated sender can make
-fleet do nothing but hash at most `max_body` bytes. A provider with no configured secret is
-refused (401): unlike Argo CD, fleet never acts on unsigned webhooks. Only repositories the
-event names, and that the cache already holds, are refreshed, in the background: the sender
-gets 202 at once (senders time out after ~10 s; a fetch may take longer).
+Order matters for safety: the body is size-limited (413) and time-limited (408), and the
+signature or token checked with `hmac.compare_digest` before the JSON is even parsed, so an
+unauthenticated sender can make fleet do nothing but hash at most `max_body` bytes; at most
+`max_concurrent` webhooks are handled at once (503 beyond). A signed body is still parsed with a
+bound on its nesting (400), never into a RecursionError. Rejections are reported through
+`reject(reason)` (the server counts and aggregates them), not logged one line per request.
+A provider with no configured secret is refused (401): unlike Argo CD, fleet never acts on
+unsigned webhooks. Only repositories the event names, and that the cache already holds, are
+refreshed, in the background: the sender gets 202 at once (senders time out after ~10 s; a
+fetch may take longer).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import structlog
 from aiohttp import web
 
 from fleet.git.cache import RepoCache
 from fleet.git.urls import redact_url, repo_identity
+from generators.yamlio import DocumentShapeError, load_json
 
 log = structlog.get_logger("fleet.git.webhook")
 
 MAX_BODY_BYTES = 1024 * 1024
+BODY_TIMEOUT = 10.0
+MAX_CONCURRENT = 16
 WEBHOOK_PATH = "/api/webhook"
 
 
@@ -123,28 +130,60 @@ def make_webhook_app(
     *,
     path: str = WEBHOOK_PATH,
     max_body: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT,
+    max_concurrent: int = MAX_CONCURRENT,
+    reject: Callable[[str], None] | None = None,
 ) -> web.Application:
-    """An aiohttp application with `POST path`; the cache must be running (`async with`)."""
+    """An aiohttp application with `POST path`; the cache must be running (`async with`).
+
+    `reject(reason)` hears of every refused request (reasons: too_large, body_timeout, busy,
+    unknown_provider, bad_signature, invalid_body); by default they are logged at debug level.
+    """
+    in_flight = 0
+
+    def refuse(reason: str, status: int, error: str) -> web.Response:
+        if reject is not None:
+            reject(reason)
+        else:
+            log.debug("webhook.rejected", reason=reason, status=status)
+        response = web.json_response({"error": error}, status=status)
+        if status in (408, 413, 503):
+            response.force_close()  # the rest of the body is not worth reading
+        return response
 
     async def handle(request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > max_body:
-            return web.json_response({"error": "body too large"}, status=413)
+        nonlocal in_flight
+        if in_flight >= max_concurrent:
+            return refuse("busy", 503, "too many webhooks at once; retry later")
+        in_flight += 1
         try:
-            body = await request.read()  # client_max_size enforces max_body when unannounced
+            return await receive(request)
+        finally:
+            in_flight -= 1
+
+    async def receive(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > max_body:
+            return refuse("too_large", 413, "body too large")
+        try:
+            with anyio.fail_after(body_timeout):
+                body = await request.read()  # client_max_size enforces max_body when unannounced
         except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "body too large"}, status=413)
+            return refuse("too_large", 413, "body too large")
+        except TimeoutError:
+            return refuse("body_timeout", 408, f"body not received within {body_timeout:g}s")
         provider = _provider(request.headers)
         if provider is None:
-            return web.json_response({"error": "unknown webhook provider"}, status=400)
+            return refuse("unknown_provider", 400, "unknown webhook provider")
         if not verify(provider, secrets, request.headers, body):
-            log.warning("webhook rejected: bad or missing signature", provider=provider)
-            return web.json_response({"error": "invalid signature"}, status=401)
+            return refuse("bad_signature", 401, "invalid signature")
         if not _is_push(provider, request.headers):
             return web.json_response({"ignored": "not a push event"}, status=200)
         try:
-            payload = json.loads(body)
+            payload = load_json(body)
+        except DocumentShapeError as error:
+            return refuse("invalid_body", 400, f"body is {error}")
         except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
+            return refuse("invalid_body", 400, "body is not JSON")
         named = {repo_identity(url) for url in payload_urls(provider, payload)}
         matched = [url for url in cache.repositories() if repo_identity(url) in named]
         for url in matched:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -80,6 +80,23 @@ class Metrics:
             "Failed HTTP requests to member clusters (5xx, 429, no response), by cluster",
             ["cluster", "outcome"],
             registry=self.registry,
+        )
+        self.http_dropped = Counter(
+            "fleet_http_connections_dropped",
+            "Connections the HTTP server closed unanswered, by reason: timeout (no complete "
+            "request in time), evicted (the longest idle, to make room), refused (every slot busy)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.http_rejected = Counter(
+            "fleet_http_requests_rejected",
+            "Requests answered with an error, by reason (bad_request, too_large, body_timeout, "
+            "busy, bad_signature, invalid_body, ...)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.http_open = Gauge(
+            "fleet_http_connections_open", "Open HTTP connections", registry=self.registry
         )
         self._clusters: Callable[[], Iterable[str]] = lambda: ()
 
