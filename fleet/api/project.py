@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from fleet.git.urls import redact_url
-
 API_VERSION = "fleet.gitops.dev/v1alpha1"
 KIND = "Project"
 DEFAULT_PROJECT = "default"
@@ -153,6 +151,10 @@ class Project:
         """Why this project refuses `application` (an Application document), in Argo CD's
         words; empty when it is permitted. The destination is the resolved cluster (both its
         registered name and server URL), as Argo CD checks it after resolving the name."""
+        # Imported here: this module must import only the standard library, because the render
+        # git guard (fleet/render/gitguard.py) imports it inside the sandbox, without packages.
+        from fleet.git.urls import redact_url
+
         spec = application.get("spec")
         spec = spec if isinstance(spec, Mapping) else {}
         source = spec.get("source")

@@ -21,6 +21,7 @@ from .errors import (
     INVALID_MANIFEST,
     INVALID_SOURCE,
     RENDER_FAILED,
+    SANDBOX_UNAVAILABLE,
     TIMEOUT,
     TOO_LARGE,
     TOOL_MISSING,
@@ -30,19 +31,23 @@ from .errors import (
 from .helm import is_chart, render_helm
 from .kustomize import is_kustomization, render_kustomize
 from .paths import app_directory, check_symlinks
-from .tools import RenderTools
+from .reach import RenderReach
+from .tools import RenderTools, sandbox_status
 
 __all__ = [
     "INVALID_MANIFEST",
     "INVALID_SOURCE",
     "RENDER_FAILED",
+    "SANDBOX_UNAVAILABLE",
     "TIMEOUT",
     "TOOL_MISSING",
     "TOO_LARGE",
     "UNSUPPORTED",
     "RenderError",
+    "RenderReach",
     "RenderTools",
     "render",
+    "sandbox_status",
     "source_type",
 ]
 
@@ -87,8 +92,13 @@ async def render(
     app_name: str,
     namespace: str,
     tools: RenderTools,
+    reach: RenderReach | None = None,
 ) -> list[dict[str, Any]]:
-    """The objects `source` (an Application's spec.source) describes in the content `root`."""
+    """The objects `source` (an Application's spec.source) describes in the content `root`.
+
+    `reach`: the repositories the render may fetch remote bases from (the Application's
+    Project sourceRepos); default none. Nothing outside `root` is read either way.
+    """
     if source.get("chart"):
         return await render_helm(
             root, root, source, app_name=app_name, namespace=namespace, tools=tools
@@ -106,4 +116,4 @@ async def render(
         return await render_helm(
             root, app_dir, source, app_name=app_name, namespace=namespace, tools=tools
         )
-    return await render_kustomize(root, app_dir, source, tools)
+    return await render_kustomize(root, app_dir, source, tools, reach)

@@ -10,6 +10,7 @@ INVALID_SOURCE = "InvalidSource"
 TOO_LARGE = "TooLarge"
 TIMEOUT = "Timeout"
 UNSUPPORTED = "Unsupported"
+SANDBOX_UNAVAILABLE = "SandboxUnavailable"
 
 
 class RenderError(Exception):

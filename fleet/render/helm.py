@@ -4,6 +4,9 @@ Argo CD's command line, reproduced: `helm template . --name-template RELEASE --n
 [--values FILE]... [--values TMP(values|valuesObject)] [--set|--set-string K=V]...
 [--set-file K=PATH]... --include-crds` (or `--skip-crds`), run in the chart directory.
 
+Before helm runs, `reach.check_chart` refuses `file://` dependencies outside the repository;
+helm itself runs confined (tools.py) with no network at all.
+
 Not supported (no network, by design): charts from Helm repositories or OCI (`source.chart`),
 value files given as URLs, and `helm dependency build`: dependencies must be vendored under the
 chart's `charts/` directory, else helm's own "missing in charts/ directory" error is reported as
@@ -19,10 +22,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from .errors import INVALID_SOURCE, UNSUPPORTED, RenderError
 from .manifests import parse_yaml_stream
 from .paths import inside
-from .tools import RenderTools, run_tool
+from .reach import check_chart
+from .tools import Confinement, RenderTools, run_tool
 
 
 def is_chart(directory: Path) -> bool:
@@ -131,6 +137,7 @@ async def render_helm(
         raise RenderError(INVALID_SOURCE, "helm: expected a mapping")
     if not is_chart(app_dir):
         raise RenderError(INVALID_SOURCE, "spec.source.helm is set but the path has no Chart.yaml")
+    await anyio.to_thread.run_sync(check_chart, root, app_dir)
     with tempfile.TemporaryDirectory(prefix="fleet-helm-values-") as scratch:
         args = helm_arguments(
             root,
@@ -140,6 +147,8 @@ async def render_helm(
             namespace=namespace,
             values_file=Path(scratch) / "values.yaml",
         )
-        out = await run_tool(tools.helm, "helm", args, cwd=app_dir, tools=tools)
+        # helm template never needs the network: no TCP at all, whatever the Project allows.
+        confine = Confinement(read=(root, Path(scratch)))
+        out = await run_tool(tools.helm, "helm", args, cwd=app_dir, tools=tools, confine=confine)
     label = app_dir.relative_to(root.resolve()).as_posix() or "."
     return parse_yaml_stream(out, f"helm template {label}")

@@ -23,9 +23,10 @@ import anyio
 
 from .errors import INVALID_SOURCE, TOOL_MISSING, RenderError
 from .manifests import parse_yaml_stream
-from .tools import RenderTools, run_tool
+from .reach import KUSTOMIZATION_FILES, RenderReach, check_kustomization
+from .tools import Confinement, RenderTools, run_tool
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+__all__ = ["KUSTOMIZATION_FILES", "edit_commands", "is_kustomization", "render_kustomize"]
 _UNSUPPORTED = (
     "patches",
     "components",
@@ -97,14 +98,23 @@ def edit_commands(options: Mapping[str, Any]) -> list[list[str]]:
 
 
 async def render_kustomize(
-    root: Path, app_dir: Path, source: Mapping[str, Any], tools: RenderTools
+    root: Path,
+    app_dir: Path,
+    source: Mapping[str, Any],
+    tools: RenderTools,
+    reach: RenderReach | None = None,
 ) -> list[dict[str, Any]]:
-    """Objects from `kustomize build` of the application directory, after Argo CD's edits."""
+    """Objects from `kustomize build` of the application directory, after Argo CD's edits.
+
+    `reach`: the repositories remote bases may come from (default: none)."""
     options = source.get("kustomize") or {}
     if not isinstance(options, Mapping):
         raise RenderError(INVALID_SOURCE, "kustomize: expected a mapping")
     commands = edit_commands(options)
     label = app_dir.relative_to(root.resolve()).as_posix() or "."
+    reach = reach or RenderReach()
+    ports = await anyio.to_thread.run_sync(check_kustomization, root, app_dir, reach)
+    confine = Confinement(read=(root,), connect=ports, source_repos=reach.source_repos)
     if tools.kustomize is None:
         if tools.kubectl is None:
             raise RenderError(TOOL_MISSING, "neither kustomize nor kubectl is installed")
@@ -112,10 +122,14 @@ async def render_kustomize(
             raise RenderError(
                 TOOL_MISSING, "spec.source.kustomize options need the kustomize binary"
             )
-        out = await run_tool(tools.kubectl, "kubectl", ["kustomize", "."], cwd=app_dir, tools=tools)
+        out = await run_tool(
+            tools.kubectl, "kubectl", ["kustomize", "."], cwd=app_dir, tools=tools, confine=confine
+        )
         return parse_yaml_stream(out, f"kubectl kustomize {label}")
     if not commands:
-        out = await run_tool(tools.kustomize, "kustomize", ["build", "."], cwd=app_dir, tools=tools)
+        out = await run_tool(
+            tools.kustomize, "kustomize", ["build", "."], cwd=app_dir, tools=tools, confine=confine
+        )
         return parse_yaml_stream(out, f"kustomize build {label}")
     with tempfile.TemporaryDirectory(prefix="fleet-kustomize-") as scratch:
         copy = Path(scratch) / "repo"
@@ -124,7 +138,13 @@ async def render_kustomize(
             partial(shutil.copytree, root.resolve(), copy, symlinks=True)
         )
         work = copy / app_dir.relative_to(root.resolve())
+        editing = Confinement(read=(copy,), write=(copy,))
         for args in commands:
-            await run_tool(tools.kustomize, "kustomize", args, cwd=work, tools=tools)
-        out = await run_tool(tools.kustomize, "kustomize", ["build", "."], cwd=work, tools=tools)
+            await run_tool(
+                tools.kustomize, "kustomize", args, cwd=work, tools=tools, confine=editing
+            )
+        building = Confinement(read=(copy,), connect=ports, source_repos=reach.source_repos)
+        out = await run_tool(
+            tools.kustomize, "kustomize", ["build", "."], cwd=work, tools=tools, confine=building
+        )
     return parse_yaml_stream(out, f"kustomize build {label}")

@@ -1,17 +1,28 @@
-"""Locating helm/kustomize/kubectl and running them with a timeout, a cap and a bare environment.
+"""Locating helm/kustomize/kubectl and running them with a timeout, a cap, a bare environment
+and, where the kernel has Landlock, confined to what the render may touch.
 
 Why a bare environment: a render runs repository content (Helm templates, kustomize plugins are
 off) and must never see the controller's credentials (KUBECONFIG, cloud tokens, git askpass), nor
 reach a cluster. HOME and Helm's cache/config/data homes point into a fresh temp directory.
+
+Why confinement (sandbox.py): the environment hides variables, not files or the network. Each
+run reads only the trees its `Confinement` names (plus system files), writes only its temp
+HOME and scratch copies, and connects over TCP only to the ports of remote bases the Project
+allows. Its `git` is gitguard.py (https and ssh only, each URL checked against the Project).
+Without Landlock the tool runs unconfined (the static checks in reach.py still apply) unless
+`RenderTools.require_sandbox`, which makes every tool run a SandboxUnavailable error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +31,15 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream
 
-from .errors import RENDER_FAILED, TIMEOUT, TOO_LARGE, TOOL_MISSING, RenderError
+from . import gitguard, sandbox
+from .errors import (
+    RENDER_FAILED,
+    SANDBOX_UNAVAILABLE,
+    TIMEOUT,
+    TOO_LARGE,
+    TOOL_MISSING,
+    RenderError,
+)
 
 DEFAULT_BIN_DIR = Path(".cache/bin")
 DEFAULT_TIMEOUT = 90.0
@@ -38,6 +57,8 @@ class RenderTools:
     kubectl: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     output_limit: int = DEFAULT_OUTPUT_LIMIT
+    require_sandbox: bool = False
+    """Refuse to run a tool when Landlock is unavailable (`--require-render-sandbox`)."""
 
     @classmethod
     def discover(
@@ -69,6 +90,46 @@ class RenderTools:
             timeout=timeout,
             output_limit=output_limit,
         )
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What one tool run may touch besides system files and its temp HOME (see sandbox.py)."""
+
+    read: tuple[Path, ...] = ()
+    """Trees it reads: the materialized repository, a scratch values directory."""
+    write: tuple[Path, ...] = ()
+    """Trees it writes: a scratch copy that `kustomize edit` changes."""
+    connect: tuple[int, ...] = ()
+    """TCP ports it may connect to: those of remote bases the Project permits; none else."""
+    source_repos: tuple[str, ...] = ()
+    """The Project's sourceRepos, for the render's `git` (gitguard.py)."""
+
+
+def sandbox_status() -> tuple[int, str]:
+    """(Landlock ABI, what a render is confined by) for the start-up log line and /metrics."""
+    abi = sandbox.landlock_abi()
+    if abi == 0:
+        return 0, "static checks only (Landlock unavailable)"
+    if abi < 4:
+        return abi, "Landlock filesystem rules (no network rules before ABI 4) and static checks"
+    return abi, "Landlock filesystem and TCP rules and static checks"
+
+
+def _git_guard(scratch: Path, python: str) -> Path:
+    """Write the render's `git` (`<scratch>/bin/git`, running gitguard.py with the controller's
+    own Python through the link `<scratch>/py/fleet`); returns the fleet package directory."""
+    package = Path(gitguard.__file__).resolve().parents[1]
+    (scratch / "py").mkdir()
+    (scratch / "py" / "fleet").symlink_to(package, target_is_directory=True)
+    (scratch / "bin").mkdir()
+    script = scratch / "bin" / "git"
+    guard = scratch / "py" / "fleet" / "render" / "gitguard.py"
+    script.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(python)} -I -S {shlex.quote(str(guard))} "$@"\n'
+    )
+    script.chmod(0o755)
+    return package
 
 
 def bare_environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -113,16 +174,61 @@ async def run_tool(
     cwd: Path,
     tools: RenderTools,
     extra_env: Mapping[str, str] | None = None,
+    confine: Confinement | None = None,
 ) -> bytes:
     """Run `tool args...` in `cwd`; its stdout, or RenderError (ToolMissing, Timeout, ...).
 
+    `confine` says what the run may touch (default: read `cwd`, nothing remote).
     anyio.open_process rather than run_process: the output is capped while it streams, so a
     chart that renders gigabytes cannot exhaust memory.
     """
     if tool is None:
         raise RenderError(TOOL_MISSING, f"{name} is not installed (tools/render-binaries/build.sh)")
-    with tempfile.TemporaryDirectory(prefix=f"fleet-{name}-") as home_dir:
-        env = bare_environment(Path(home_dir), extra_env)
+    confine = confine or Confinement(read=(cwd,))
+    abi = sandbox.landlock_abi()
+    if abi == 0 and tools.require_sandbox:
+        raise RenderError(
+            SANDBOX_UNAVAILABLE,
+            f"{name} not run: this kernel has no Landlock and the controller requires a render "
+            "sandbox (--require-render-sandbox)",
+        )
+    with tempfile.TemporaryDirectory(prefix=f"fleet-{name}-") as scratch:
+        home = Path(scratch) / "home"
+        home.mkdir()
+        python = os.path.realpath(sys.executable)
+        fleet_package = _git_guard(Path(scratch), python)
+        real_git = shutil.which("git", path=_PATH) or "/usr/bin/git"
+        env = bare_environment(
+            home,
+            {
+                "PATH": f"{Path(scratch) / 'bin'}:{_PATH}",
+                "FLEET_GIT": real_git,
+                "FLEET_GIT_ALLOWED": json.dumps(list(confine.source_repos)),
+                "GIT_ALLOW_PROTOCOL": ":".join(gitguard.ALLOWED_TRANSPORTS),
+                "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_CONFIG_GLOBAL": "/dev/null",
+                "GIT_TERMINAL_PROMPT": "0",
+                "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+                **(extra_env or {}),
+            },
+        )
+        command = [str(tool), *args]
+        if abi > 0:
+            command = sandbox.launcher_command(
+                python,
+                command,
+                read=[str(p) for p in (cwd, *confine.read, fleet_package)],
+                read_exec=[
+                    str(tool),
+                    str(Path(tool).resolve()),
+                    str(Path(scratch) / "bin"),
+                    str(Path(scratch) / "py"),
+                    sys.base_prefix,
+                    python,
+                ],
+                write=[str(home), *(str(p) for p in confine.write)],
+                connect=confine.connect,
+            )
         stdout: list[bytes] = []
         stderr: list[bytes] = []
         overflow = [False]
@@ -141,7 +247,7 @@ async def run_tool(
         try:
             with anyio.fail_after(tools.timeout):
                 process = await anyio.open_process(
-                    [str(tool), *args],
+                    command,
                     cwd=cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
