@@ -28,7 +28,13 @@ from fleet.api.application import (
     resolve_destination,
 )
 from fleet.api.cluster import Cluster, InvalidClusterError, parse_cluster
-from fleet.api.resources import CLUSTER
+from fleet.api.project import (
+    DEFAULT_PROJECT,
+    InvalidProjectError,
+    default_project,
+    parse_project,
+)
+from fleet.api.resources import CLUSTER, PROJECT
 from fleet.appcli.errors import EXIT_FAILED, CliError
 from fleet.appcli.hub import TIMEOUT, get_application, hub_error
 from fleet.clusters.credentials import (
@@ -53,7 +59,7 @@ from fleet.kube import (
     build_api_client,
     request_json,
 )
-from fleet.render import RenderTools
+from fleet.render import RenderReach, RenderTools
 from fleet.render.tools import DEFAULT_BIN_DIR
 from fleet.sync.diff import normalize
 from fleet.sync.engine import Comparison, Planned, SyncEngine
@@ -251,6 +257,25 @@ async def comparison_diff(engine: SyncEngine, comparison: Comparison) -> str:
     return "".join(text for _, text in sorted(parts) if text)
 
 
+async def project_reach(hub: ApiClient, namespace: str, app: Mapping[str, Any]) -> RenderReach:
+    """What the controller lets this Application's render fetch: its Project's sourceRepos
+    (Argo CD's implicit `default` Project when none is stored), so the diff renders exactly
+    what the controller would, remote bases refused alike."""
+    name = str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
+    try:
+        raw = await request_json(hub, "GET", PROJECT.item(namespace, name), timeout=TIMEOUT)
+    except NotFound:
+        if name == DEFAULT_PROJECT:
+            return RenderReach.of(default_project())
+        raise CliError(f"project {name!r} of the application does not exist") from None
+    except KubeError as error:
+        raise hub_error(error, f"project {name!r}") from None
+    try:
+        return RenderReach.of(parse_project(raw))
+    except InvalidProjectError as error:
+        raise CliError(f"project {name!r}: {error}") from None
+
+
 def render_tools(bin_dir: Path | None) -> RenderTools:
     configured = bin_dir or os.environ.get(RENDER_BIN_ENV) or DEFAULT_BIN_DIR
     return RenderTools.discover(configured)
@@ -263,11 +288,12 @@ async def live_diff(
     app = await get_application(hub, namespace, name)
     cluster, credentials = await destination(hub, namespace, app)
     repo_secrets = await _repository_secrets(hub, namespace)
+    reach = await project_reach(hub, namespace, app)
     with tempfile.TemporaryDirectory(prefix="fleet-diff-") as workdir:
         async with RepoCache(Path(workdir) / "git") as cache:
             repos = RepoHub(cache, lambda: repo_secrets)
             try:
-                desired = await desired_state(app, repos, render_tools(render_bin_dir))
+                desired = await desired_state(app, repos, render_tools(render_bin_dir), reach=reach)
             except DesiredStateError as error:
                 raise CliError(f"application {name!r}: {error.reason}: {error}") from None
     try:

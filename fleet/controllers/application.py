@@ -45,7 +45,7 @@ from fleet.git.events import RepoMoved
 from fleet.git.urls import normalize_url
 from fleet.kube import KubeError, NotFound, request_json
 from fleet.kube.watch import list_and_watch
-from fleet.render import RenderTools
+from fleet.render import RenderReach, RenderTools
 from fleet.server.metrics import Metrics
 from fleet.sync.discovery import UnknownKind
 from fleet.sync.engine import Comparison, SyncEngine
@@ -325,7 +325,9 @@ class ApplicationController:
             operation = app.get("operation") if isinstance(app.get("operation"), dict) else None
             revision = str(((operation or {}).get("sync") or {}).get("revision") or "")
             try:
-                desired = await self.desired.get(app, self.repos, self.tools, revision=revision)
+                desired = await self.desired.get(
+                    app, self.repos, self.tools, revision=revision, reach=RenderReach.of(project)
+                )
             except DesiredStateError as error:
                 raise Blocked(COMPARISON_ERROR, str(error), retry=True) from error
             await self._compare_and_sync(name, app, rt, cluster, project, desired, operation)

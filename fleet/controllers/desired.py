@@ -18,7 +18,7 @@ import anyio
 
 from fleet.controllers.repos import RepoHub
 from fleet.git.urls import normalize_url
-from fleet.render import RenderError, RenderTools, render, source_type
+from fleet.render import RenderError, RenderReach, RenderTools, render, source_type
 from fleet.render.paths import app_directory
 from generators.errors import GitReadError as GitError
 
@@ -65,8 +65,12 @@ async def desired_state(
     tools: RenderTools,
     *,
     revision: str = "",
+    reach: RenderReach | None = None,
 ) -> Desired:
-    """Render `app`'s source at `revision` (default: spec.source.targetRevision)."""
+    """Render `app`'s source at `revision` (default: spec.source.targetRevision).
+
+    `reach`: what the render may fetch besides the source's own tree (the Application's
+    Project sourceRepos, `RenderReach.of(project)`); default nothing."""
     source = source_of(app)
     sha = await resolve_revision(app, repos, revision)
     meta = app.get("metadata") or {}
@@ -79,6 +83,7 @@ async def desired_state(
                 app_name=str(meta.get("name", "")),
                 namespace=str(destination.get("namespace") or ""),
                 tools=tools,
+                reach=reach,
             )
             path = source.get("path") or "."
             kind = (
@@ -94,10 +99,11 @@ async def desired_state(
 
 
 class DesiredCache:
-    """Renders by (repository, commit, source), so a resync or a commit costs one render per
-    distinct source, not one per Application: an ApplicationSet over 200 clusters and 5 paths
-    renders 5 times. Concurrent requests for one key wait for a single render. Entries are
-    immutable (a commit never changes), bounded by `size` (least recently used out).
+    """Renders by (repository, commit, source, what the Project lets it reach), so a resync or
+    a commit costs one render per distinct source, not one per Application: an ApplicationSet
+    over 200 clusters and 5 paths renders 5 times. Concurrent requests for one key wait for a
+    single render. Entries are immutable (a commit never changes), bounded by `size` (least
+    recently used out).
 
     Callers must not mutate the manifests they get (the sync engine copies before stamping).
     """
@@ -123,8 +129,17 @@ class DesiredCache:
             self._entries.popitem(last=False)
 
     async def get(
-        self, app: Mapping[str, Any], repos: RepoHub, tools: RenderTools, *, revision: str = ""
+        self,
+        app: Mapping[str, Any],
+        repos: RepoHub,
+        tools: RenderTools,
+        *,
+        revision: str = "",
+        reach: RenderReach | None = None,
     ) -> Desired:
+        """`reach` is part of the key: a render one Project may make (a remote base it
+        permits) is never handed to an Application of a Project that may not make it."""
+        reach = reach or RenderReach()
         source = source_of(app)
         sha = await resolve_revision(app, repos, revision)
         meta = app.get("metadata") or {}
@@ -133,6 +148,7 @@ class DesiredCache:
             normalize_url(str(source["repoURL"])),
             sha,
             json.dumps(source, sort_keys=True, default=str),
+            json.dumps(reach.source_repos),
         )
         own = (*base, str(meta.get("name", "")), str(destination.get("namespace") or ""))
         found = self._get(base) or self._get(own)
@@ -143,7 +159,7 @@ class DesiredCache:
             found = self._get(base) or self._get(own)
             if found is not None:
                 return found
-            desired = await desired_state(app, repos, tools, revision=sha)
+            desired = await desired_state(app, repos, tools, revision=sha, reach=reach)
             self.renders += 1
             self._put(base if desired.shared else own, desired)
         if not lock.locked() and not lock.statistics().tasks_waiting:
