@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,44 @@ def register(subparsers: Any) -> None:
     run.add_argument("--hub-context", default=None)
     run.add_argument("--namespace", "-n", default=DEFAULT_NAMESPACE)
     run.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT")
-    run.add_argument("--cache-dir", type=Path, default=Path(".cache/fleet-controller"))
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="where the bare git mirrors live (default: $XDG_CACHE_HOME/fleet/controller, "
+        "else ~/.cache/fleet/controller; the Deployment in deploy/ sets /var/cache/fleet)",
+    )
+    # -- the HTTP server (fleet.server.limits.HttpLimits) --
+    run.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=256,
+        metavar="N",
+        help="open HTTP connections at most; beyond, the longest idle one is closed, so the "
+        "kubelet's probes always get through",
+    )
+    run.add_argument(
+        "--http-header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a connection must send a complete request head within this long of connecting "
+        "or of its previous response, else it is closed",
+    )
+    run.add_argument(
+        "--http-body-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a webhook body must arrive within this long (408 otherwise)",
+    )
+    run.add_argument(
+        "--webhook-max-body",
+        type=int,
+        default=1024 * 1024,
+        metavar="BYTES",
+        help="largest webhook body read (413 beyond)",
+    )
     run.add_argument("--resync-period", type=float, default=180.0, metavar="SECONDS")
     run.add_argument("--git-poll-interval", type=float, default=60.0, metavar="SECONDS")
     run.add_argument(
@@ -75,6 +113,14 @@ def register(subparsers: Any) -> None:
     )
     # -- end sharding --
     run.set_defaults(handler=_run)
+
+
+def default_cache_dir() -> Path:
+    """Absolute whatever the working directory: $XDG_CACHE_HOME/fleet/controller (when set and
+    absolute, as the XDG spec requires), else ~/.cache/fleet/controller."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "fleet" / "controller"
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from fleet.clusters.manager import ManagerSettings
 from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.controllers.sharding import ShardSettings
 from fleet.git.webhooks import WebhookSecrets
+from fleet.server.limits import HttpLimits
 
 
 def webhook_secrets_from_env() -> WebhookSecrets:
@@ -54,6 +55,12 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         webhook_secrets=webhook_secrets_from_env(),
         sharding=sharding_from_args(args),
         manager=ManagerSettings(probe_interval=args.probe_interval),
+        http=HttpLimits(
+            max_connections=args.http_max_connections,
+            header_timeout=args.http_header_timeout,
+            body_timeout=args.http_body_timeout,
+            max_body=args.webhook_max_body,
+        ),
     )
 
 

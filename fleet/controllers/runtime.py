@@ -17,7 +17,6 @@ from pathlib import Path
 
 import anyio
 import structlog
-from aiohttp import web
 from anyio.abc import TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
@@ -39,7 +38,8 @@ from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
 from fleet.kube.client import FleetApiClient
 from fleet.render import RenderTools
-from fleet.server.app import make_app
+from fleet.server.app import HttpServer, make_app
+from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
 from generators.base import Cluster as GeneratorCluster
 
@@ -60,6 +60,7 @@ class ControllerSettings:
     deletion_budget: str = "20%"
     shutdown_grace: float = 30.0
     webhook_secrets: WebhookSecrets = field(default_factory=WebhookSecrets)
+    http: HttpLimits = field(default_factory=HttpLimits)
     render_tools: RenderTools | None = None
     manager: ManagerSettings = field(default_factory=ManagerSettings)
     wave_timeout: float = 120.0
@@ -207,7 +208,7 @@ class Controller:
                 finally:
                     self._ready = False
                     with anyio.CancelScope(shield=True):
-                        await runner.cleanup()
+                        await runner.stop()
                     self.metrics.close()
 
     def _new_appsets(self, repos: RepoHub) -> ApplicationSetController:
@@ -291,16 +292,15 @@ class Controller:
 
     # -- end sharding -----------------------------------------------------------------------------
 
-    async def _serve(self, cache: RepoCache) -> web.AppRunner:
-        app = make_app(cache, self.settings.webhook_secrets, self.metrics, self._not_ready)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
-        await site.start()
-        server = site._server  # aiohttp keeps the bound sockets here; port 0 needs them
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.listen_port
-        return runner
+    async def _serve(self, cache: RepoCache) -> HttpServer:
+        """The one port, within the HTTP limits (deadlines, connection cap, body bounds)."""
+        limits = self.settings.http
+        app = make_app(
+            cache, self.settings.webhook_secrets, self.metrics, self._not_ready, limits=limits
+        )
+        server = HttpServer(app, limits=limits, metrics=self.metrics)
+        self.port = await server.start(self.settings.listen_host, self.settings.listen_port)
+        return server
 
     async def _follow_clusters(self, manager: ClusterManager) -> None:
         """Turn registry changes into requeues, only of what they concern: a cluster added,

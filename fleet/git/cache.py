@@ -121,7 +121,9 @@ class RepoCache:
         backoff_cap: float = 300.0,
         max_archive_bytes: int = 512 * 1024 * 1024,
     ) -> None:
-        self.cache_dir = os.fspath(cache_dir)
+        # Absolute: git runs in other directories (clones are renamed into place from a
+        # temp dir), so a relative path would name a different place for each command.
+        self.cache_dir = os.path.abspath(os.fspath(cache_dir))
         os.makedirs(self.cache_dir, mode=0o700, exist_ok=True)
         self._temp_root = os.path.join(self.cache_dir, ".tmp")
         os.makedirs(self._temp_root, mode=0o700, exist_ok=True)

@@ -41,7 +41,11 @@ from .errors import (
     RenderError,
 )
 
-DEFAULT_BIN_DIR = Path(".cache/bin")
+DEFAULT_BIN_DIR = Path(
+    os.environ.get("FLEET_RENDER_BIN_DIR") or Path(__file__).resolve().parents[2] / ".cache" / "bin"
+)
+"""$FLEET_RENDER_BIN_DIR, else the source checkout's .cache/bin (tools/render-binaries): never
+relative, so the directory the controller starts in cannot supply a `helm` to run."""
 DEFAULT_TIMEOUT = 90.0
 DEFAULT_OUTPUT_LIMIT = 64 * 1024 * 1024
 _STDERR_LIMIT = 64 * 1024
