@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from generators import limits
 from generators.base import Environment, Generator, ParamSet
 from generators.errors import InvalidApplicationSetError
 from generators.fields import expect_mapping, type_name
@@ -84,6 +85,8 @@ class Evaluation:
         self.engine = engine
         self.go_template = appset.go_template
         self.warnings: list[str] = []
+        self.budget = limits.current() or limits.Budget()
+        """The running expansion's limits: generators check its deadline and sizes."""
         self._strings: dict[tuple[str, str], StringRender | None] = {}
         self._trees: dict[int, tuple[Any, TreeRender]] = {}
         self._memo: dict[str, list[ParamSet]] = {}
@@ -140,7 +143,9 @@ class Evaluation:
         cached = self._memo.get(memo_key)
         if cached is not None:
             return cached
+        self.budget.check_time(f"{path}.{kind}")
         params = generator_for(kind).generate(entry[kind], f"{path}.{kind}", self)
+        self.budget.check_parameter_sets(len(params), f"{path}.{kind}")
         selector = self._selector(entry, path)
         if selector is not None:
             params = [p for p in params if selector.matches(flat_strings(p))]

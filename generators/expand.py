@@ -10,6 +10,7 @@ the Applications": deleting on an incomplete expansion is how workloads are lost
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,12 +18,19 @@ from typing import Any
 
 import yaml
 
+from generators import limits
 from generators.base import Environment, ParamSet
-from generators.errors import ApplicationNameError, GeneratorError, TemplateError
+from generators.errors import (
+    ApplicationNameError,
+    GeneratorError,
+    LimitExceededError,
+    TemplateError,
+)
 from generators.evaluate import Evaluation, entry_kinds
+from generators.limits import Budget, ExpansionLimits
 from generators.merging import fill_empty, strategic_merge
 from generators.model import ARGO_GROUP, ApplicationSet
-from generators.templating import Engine
+from generators.templating import Engine, Params, StringRender
 from generators.templating.fasttemplate import FastTemplateEngine
 from generators.templating.tree import TreeRender, compile_tree
 from generators.yamlio import describe_yaml_error, load
@@ -55,27 +63,78 @@ def engine_for(appset: ApplicationSet) -> Engine:
     return FastTemplateEngine()
 
 
-def expand(appset: ApplicationSet, env: Environment) -> Expansion:
-    """Every Application the ApplicationSet generates, with the errors that stopped any."""
+class _SizeMeter:
+    """An Engine wrapper counting what one Application's templated strings render to.
+
+    Each field is already capped, but a template with thousands of fields could still add up
+    to gigabytes: the running count stops the Application at its size limit instead."""
+
+    def __init__(self, engine: Engine, limit: int) -> None:
+        self.engine = engine
+        self.limit = limit
+        self.rendered = 0
+
+    def compile(self, source: str, field: str) -> StringRender | None:
+        render = self.engine.compile(source, field)
+        if render is None:
+            return None
+        inner = render
+
+        def metered(params: Params) -> str:
+            out = inner(params)
+            self.rendered += len(out)
+            if self.rendered > self.limit:
+                raise limits.application_size_error(self.limit, field)
+            return out
+
+        return metered
+
+
+def expand(
+    appset: ApplicationSet, env: Environment, bounds: ExpansionLimits = limits.DEFAULT_LIMITS
+) -> Expansion:
+    """Every Application the ApplicationSet generates, with the errors that stopped any.
+
+    `bounds` limits time, memory and size (see generators.limits); an expansion stopped by a
+    limit reports it as an error, so it is incomplete and deletes nothing downstream."""
+    budget = Budget(bounds)
+    with limits.activated(budget):
+        return _expand(appset, env, budget)
+
+
+def _expand(appset: ApplicationSet, env: Environment, budget: Budget) -> Expansion:
     run = Evaluation(appset, env, engine_for(appset))
     result = Expansion()
     origins: dict[str, str] = {}
+    max_app = budget.limits.max_application_bytes
     for index, entry in enumerate(appset.generators):
         path = f"spec.generators[{index}]"
         for kind in entry_kinds(entry, path):
+            if _stopped(budget, result, path):
+                break
+            meter = _SizeMeter(run.engine, max_app)
             try:
                 template = fill_empty(entry[kind].get("template") or {}, appset.template)
                 params = run.evaluate(entry, path, kind=kind)
                 # An empty parameter set renders nothing, so a template only it uses is not parsed.
-                render = (
-                    compile_tree(template, run.engine, "spec.template") if any(params) else None
-                )
+                render = compile_tree(template, meter, "spec.template") if any(params) else None
+                # The template's own size (templatePatch output is not metered: measure
+                # those Applications exactly).
+                fixed = len(json.dumps(template, default=str)) if render is not None else 0
+                if appset.template_patch:
+                    fixed = max_app + 1
             except GeneratorError as error:
                 result.errors.append(error)
                 continue
             for param_set in params:
+                if _stopped(budget, result, path):
+                    break
+                meter.rendered = 0
                 try:
+                    budget.check_time(path)
                     app = _application(appset, run, render, template, param_set, path)
+                    size = _size(app, meter.rendered + fixed, max_app)
+                    budget.count_application(size, path)
                 except GeneratorError as error:
                     result.errors.append(error)
                     continue
@@ -95,6 +154,29 @@ def expand(appset: ApplicationSet, env: Environment) -> Expansion:
         # Name the ApplicationSet: a controller reports errors of many ApplicationSets in one log.
         failure.args = (f"ApplicationSet {appset.name}: {failure.args[0]}", *failure.args[1:])
     return result
+
+
+def _stopped(budget: Budget, result: Expansion, path: str) -> bool:
+    """Past the deadline, or over the expansion's size: stop, recording why once."""
+    stop = budget.expired() or budget.applications_bytes > budget.limits.max_expansion_bytes
+    if stop and not any(isinstance(e, LimitExceededError) for e in result.errors):
+        try:
+            budget.check_time(path)
+            budget.count_application(0, path)
+        except LimitExceededError as error:
+            result.errors.append(error)
+    return stop
+
+
+def _size(app: dict[str, Any], estimate: int, limit: int) -> int:
+    """About the Application's JSON size: rendered strings plus the template, which counts
+    templated sources twice; measured exactly only when that estimate is over the limit."""
+    if estimate <= limit:
+        return estimate
+    exact = len(json.dumps(app, default=str))
+    if exact > limit:
+        raise limits.application_size_error(limit, "spec.template")
+    return exact
 
 
 def generate_applications(appset: ApplicationSet, env: Environment) -> list[dict[str, Any]]:

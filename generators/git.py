@@ -94,7 +94,9 @@ class GitGenerator:
             ]
             params = []
             for file_path in _select(reader.files(commit), items, git_pathspec_match):
+                run.budget.check_time(path)  # every file is read and parsed: look at the clock
                 params.extend(_file_params(reader, commit, file_path, prefix, run.go_template))
+                run.budget.check_parameter_sets(len(params), path)
         return [run.with_values(values, param_set, path) for param_set in params]
 
 

@@ -46,13 +46,17 @@ class MatrixGenerator:
 
     def generate(self, spec: Mapping[str, Any], path: str, run: Evaluation) -> list[ParamSet]:
         children = optional_list(spec, "generators", path)
+        budget = run.budget
         combined: list[ParamSet] = [{}]
         for index, child in enumerate(children):
             child_path = f"{path}.generators[{index}]"
             next_combined: list[ParamSet] = []
             for params in combined:
+                budget.check_time(child_path)
                 for child_params in run.evaluate(child, child_path, parent=params):
                     next_combined.append(_combine(params, child_params, run.go_template))
+                # A product grows faster than any one child: bound it while it is built.
+                budget.check_parameter_sets(len(next_combined), path)
             combined = next_combined
         return combined
 

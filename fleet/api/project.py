@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from fleet.api.globmatch import Glob, compile_glob
+
 API_VERSION = "fleet.gitops.dev/v1alpha1"
 KIND = "Project"
 DEFAULT_PROJECT = "default"
@@ -357,69 +359,18 @@ def _glob_match(pattern: str, value: str, *, negate: bool = False, separators: s
     if not negate and pattern == "*":
         return True
     compiled = _compile_glob(pattern, separators)
-    matched = compiled is not None and compiled.fullmatch(value) is not None
+    matched = compiled is not None and compiled.fullmatch(value)
     return not matched if negate else matched
 
 
 def _path_match(pattern: str, value: str) -> bool:
     """Go's filepath.Match on `/`-free names (groups, kinds)."""
     compiled = _compile_glob(pattern, "/", go_path=True)
-    return compiled is not None and compiled.fullmatch(value) is not None
+    return compiled is not None and compiled.fullmatch(value)
 
 
 @lru_cache(maxsize=1024)
-def _compile_glob(pattern: str, separators: str, go_path: bool = False) -> re.Pattern[str] | None:
-    """A regex for a gobwas glob (with `go_path`: a Go path.Match pattern); None if malformed."""
-    not_sep = f"[^{re.escape(separators)}]" if separators else "."
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    depth = 0  # inside {a,b} alternatives (gobwas only)
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            if i + 1 >= n:
-                return None
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if c == "*":
-            if not go_path and pattern.startswith("**", i):
-                out.append(".*")
-                i += 2
-            else:
-                out.append(f"{not_sep}*")
-                i += 1
-            continue
-        if c == "?":
-            out.append(not_sep)
-        elif c == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                return None
-            body = pattern[i + 1 : end]
-            negated = body[:1] in (("^",) if go_path else ("!", "^"))
-            if negated:
-                body = body[1:]
-            if not body:
-                return None
-            chars = "".join(re.escape(ch) if ch != "-" else "-" for ch in body)
-            out.append(f"[{'^' if negated else ''}{chars}]")
-            i = end + 1
-            continue
-        elif c == "{" and not go_path:
-            depth += 1
-            out.append("(?:")
-        elif c == "}" and not go_path and depth:
-            depth -= 1
-            out.append(")")
-        elif c == "," and not go_path and depth:
-            out.append("|")
-        else:
-            out.append(re.escape(c))
-        i += 1
-    if depth:
-        return None
-    try:
-        return re.compile("".join(out), re.DOTALL)
-    except re.error:
-        return None
+def _compile_glob(pattern: str, separators: str, go_path: bool = False) -> Glob | None:
+    """A gobwas glob (with `go_path`: a Go path.Match pattern); None if malformed. Matched as
+    an NFA (fleet.api.globmatch), never by a backtracking regex: patterns come from the hub."""
+    return compile_glob(pattern, separators, go_path=go_path)

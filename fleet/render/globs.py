@@ -4,12 +4,14 @@ Argo CD matches the pattern against the file path relative to the application pa
 separator characters, so `*` also matches `/`: `*.yaml` matches `sub/a.yaml`. Supported syntax,
 as gobwas/glob: `*`, `**`, `?`, `[abc]`, `[!abc]`, `[a-z]`, `{a,b}` (nestable), `\\` escapes.
 A pattern that does not compile matches nothing (Argo CD logs a warning and treats it so).
+Patterns run on RE2 (linear time): `{*,*}{*,*}...b` would backtrack exponentially under `re`.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
+
+from generators.safe_regex import Regex, RegexSyntaxError, compile_linear, escape
 
 
 class _GlobSyntaxError(ValueError):
@@ -23,7 +25,7 @@ def _translate(pattern: str, pos: int, depth: int) -> tuple[str, int]:
         if char == "\\":
             if pos + 1 >= len(pattern):
                 raise _GlobSyntaxError("trailing backslash")
-            out.append(re.escape(pattern[pos + 1]))
+            out.append(escape(pattern[pos + 1]))
             pos += 2
         elif char == "*":
             while pos < len(pattern) and pattern[pos] == "*":
@@ -57,22 +59,22 @@ def _translate(pattern: str, pos: int, depth: int) -> tuple[str, int]:
         elif depth > 0 and char in ",}":
             return "".join(out), pos
         else:
-            out.append(re.escape(char))
+            out.append(escape(char))
             pos += 1
     return "".join(out), pos
 
 
 @lru_cache(maxsize=256)
-def compile_glob(pattern: str) -> re.Pattern[str] | None:
+def compile_glob(pattern: str) -> Regex | None:
     """The regular expression of a glob, or None when the glob is malformed."""
     try:
         regex, _ = _translate(pattern, 0, 0)
-        return re.compile(regex + r"\Z", re.DOTALL)
-    except (_GlobSyntaxError, re.error):
+        return compile_linear(regex, dot_nl=True)
+    except (_GlobSyntaxError, RegexSyntaxError, RecursionError):
         return None
 
 
 def glob_match(pattern: str, text: str) -> bool:
     """Whether `text` matches `pattern` as a whole (Argo CD's glob.Match)."""
     compiled = compile_glob(pattern)
-    return compiled is not None and compiled.match(text) is not None
+    return compiled is not None and compiled.fullmatch(text) is not None

@@ -8,13 +8,14 @@ parsed at all; an unclosed `{{` in a templated string is an error, as in Argo CD
 
 from __future__ import annotations
 
-import re
-
+from generators import limits
 from generators.errors import TemplateError
+from generators.safe_regex import compile_linear
 from generators.templating import Params, StringRender
 
-# Argo CD only templates strings matching `.*{{.*}}.*`, where `.` stops at a newline.
-_IS_TEMPLATED = re.compile(r"\{\{[^\n]*\}\}")
+# Argo CD only templates strings matching `.*{{.*}}.*`, where `.` stops at a newline. With
+# Python's re this search is quadratic on a long line of `{{` without `}}`; RE2 is linear.
+_IS_TEMPLATED = compile_linear(r"\{\{[^\n]*\}\}")
 
 
 class FastTemplateEngine:
@@ -31,14 +32,28 @@ class FastTemplateEngine:
             return _single_tag(tag, key)
 
         def render(params: Params) -> str:
+            # Sized before joining: a 1 MB template repeating a large parameter would
+            # otherwise build a gigabyte string in one join.
+            limit = _field_limit()
             out = [head]
+            size = len(head)
             for tag, key, text in items:
                 value = params.get(key) if key else None
-                out.append(value if type(value) is str else "{{" + tag + "}}")
+                piece = value if type(value) is str else "{{" + tag + "}}"
+                size += len(piece) + len(text)
+                if size > limit:
+                    raise limits.application_size_error(limit, field)
+                out.append(piece)
                 out.append(text)
             return "".join(out)
 
         return render
+
+
+def _field_limit() -> int:
+    """No one field may render larger than a whole Application may be."""
+    budget = limits.current()
+    return (budget.limits if budget is not None else limits.DEFAULT_LIMITS).max_application_bytes
 
 
 def _single_tag(tag: str, key: str) -> StringRender:
