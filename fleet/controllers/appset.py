@@ -58,6 +58,7 @@ from fleet.kube.watch import list_and_watch
 from generators.base import Cluster, Environment
 from generators.errors import GeneratorError
 from generators.expand import FINALIZERS, Expansion, expand
+from generators.limits import DEFAULT_LIMITS, ExpansionLimits
 from generators.model import ApplicationSet, parse_application_set
 from generators.repos import RepoResolver
 
@@ -76,6 +77,10 @@ WRITE_CONCURRENCY = 16
 """Application writes in flight at once for one ApplicationSet reconcile."""
 
 APP_EVENT_BATCH = 1.0
+
+EXPANSION_THREADS = 2
+"""ApplicationSets expanded at once, each in a worker thread. Expansion holds the GIL while it
+runs: more threads would not expand faster, only take more turns from the event loop."""
 """Seconds an Application event waits before its ApplicationSet is looked at (coalescing)."""
 
 
@@ -97,6 +102,8 @@ class AppSetSettings:
     in_cluster_enabled: bool = True
     workers: int = 8
     request_timeout: float = 10.0
+    expansion: ExpansionLimits = DEFAULT_LIMITS
+    """Time, memory and size limits of one ApplicationSet's expansion (`--appset-*` flags)."""
 
     @property
     def window(self) -> float:
@@ -152,8 +159,14 @@ def expand_sync(
     clusters_error: str | None,
     resolver: RepoResolver | None,
     in_cluster_enabled: bool,
+    bounds: ExpansionLimits = DEFAULT_LIMITS,
 ) -> Expansion:
-    """Expansion in a worker thread: the resolver's readers are opened and closed here."""
+    """Expansion in a worker thread: the resolver's readers are opened and closed here.
+
+    Expansion is CPU-bound pure Python: in a worker thread the event loop (health endpoints,
+    Lease renewal, watches) keeps getting the GIL, and `bounds` (a deadline checked
+    cooperatively, memory and size limits) ends a hostile template's run, which a thread
+    could not otherwise be made to."""
     env = Environment(
         clusters=tuple(clusters),
         repos=resolver,
@@ -161,7 +174,7 @@ def expand_sync(
         clusters_error=clusters_error,
     )
     try:
-        return expand(appset, env)
+        return expand(appset, env, bounds)
     finally:
         close = getattr(resolver, "close", None)
         if close is not None:
@@ -284,6 +297,7 @@ async def generate(
         clusters_error,
         resolver,
         settings.in_cluster_enabled,
+        settings.expansion,
         limiter=limiter,
     )
     result.problems.extend(str(error) for error in expansion.errors)
@@ -333,7 +347,7 @@ class ApplicationSetController:
         self._apps: dict[str, dict[str, Any]] = {}
         self._windows: dict[str, _Window] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        self._limiter = anyio.CapacityLimiter(4)
+        self._limiter = anyio.CapacityLimiter(EXPANSION_THREADS)
         self._synced = False
 
     # -- events ------------------------------------------------------------------------------

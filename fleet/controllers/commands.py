@@ -77,6 +77,30 @@ def register(subparsers: Any) -> None:
         help="Applications an ApplicationSet may delete per window: N or P%%",
     )
     run.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS")
+    # -- bounds of one ApplicationSet's expansion (generators.limits.ExpansionLimits) --
+    run.add_argument(
+        "--appset-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wall clock one ApplicationSet's expansion may take; past it the expansion stops, "
+        "is reported on the ApplicationSet (ErrorOccurred) and deletes nothing",
+    )
+    run.add_argument(
+        "--appset-max-parameter-sets",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="parameter sets one generator (a matrix product included) may produce",
+    )
+    run.add_argument(
+        "--appset-max-expansion-mib",
+        type=int,
+        default=256,
+        metavar="MIB",
+        help="size of all Applications one ApplicationSet generates together (about their "
+        "JSON); one Application is always limited to 1 MiB (etcd's object limit)",
+    )
     run.add_argument(
         "--probe-interval",
         type=float,

@@ -23,6 +23,7 @@ from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.controllers.sharding import ShardSettings
 from fleet.git.webhooks import WebhookSecrets
 from fleet.server.limits import HttpLimits
+from generators.limits import MIB, ExpansionLimits
 
 
 def webhook_secrets_from_env() -> WebhookSecrets:
@@ -52,6 +53,11 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         per_cluster=args.per_cluster,
         deletion_budget=args.deletion_budget,
         shutdown_grace=args.shutdown_grace,
+        appset_limits=ExpansionLimits(
+            timeout=float(getattr(args, "appset_timeout", 60.0)),
+            max_parameter_sets=int(getattr(args, "appset_max_parameter_sets", 100_000)),
+            max_expansion_bytes=int(getattr(args, "appset_max_expansion_mib", 256)) * MIB,
+        ),
         webhook_secrets=webhook_secrets_from_env(),
         sharding=sharding_from_args(args),
         manager=ManagerSettings(probe_interval=args.probe_interval),

@@ -42,6 +42,7 @@ from fleet.server.app import HttpServer, make_app
 from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
 from generators.base import Cluster as GeneratorCluster
+from generators.limits import DEFAULT_LIMITS, ExpansionLimits
 
 log = structlog.get_logger("fleet.controller")
 
@@ -64,6 +65,8 @@ class ControllerSettings:
     render_tools: RenderTools | None = None
     manager: ManagerSettings = field(default_factory=ManagerSettings)
     wave_timeout: float = 120.0
+    appset_limits: ExpansionLimits = DEFAULT_LIMITS
+    """Bounds of one ApplicationSet's expansion (`--appset-timeout` and friends)."""
     sharding: ShardSettings | None = None
     """Replicas sharing the clusters through hub Leases; None: this process owns everything
     and runs the ApplicationSet controller (no Leases written)."""
@@ -220,6 +223,7 @@ class Controller:
             settings=AppSetSettings(
                 resync_period=self.settings.resync_period,
                 deletion_budget=self.settings.deletion_budget,
+                expansion=self.settings.appset_limits,
                 # The hub is a target only when registered as a Cluster like any other.
                 in_cluster_enabled=False,
             ),
