@@ -88,7 +88,11 @@ def parse_spec(spec: Any, path: str = "spec") -> ClusterSpec:
     if unknown:
         raise InvalidClusterError(f"{path}.{unknown[0]}", "unknown field")
     server = _string(spec.get("server"), f"{path}.server", required=True)
-    parts = urlsplit(server)
+    try:
+        parts = urlsplit(server)
+        _ = parts.port  # a port out of range raises here, not later in a client
+    except ValueError:  # e.g. "https://[::1": urlsplit raises, and the registry must not
+        raise InvalidClusterError(f"{path}.server", "not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise InvalidClusterError(f"{path}.server", "expected an https:// URL")
     ref = spec.get("secretRef")

@@ -24,6 +24,7 @@ from kubernetes_asyncio.client import ApiClient
 from fleet.api.cluster import GROUP, PLURAL, VERSION, ClusterSpec, SecretRef, cluster_object
 from fleet.clusters.commands import SA_NAMESPACE, SERVICE_ACCOUNT
 from fleet.clusters.credentials import (
+    OPERATOR_EXEC,
     CredentialsError,
     ExecProvider,
     SecretCredentials,
@@ -79,7 +80,8 @@ def _kubeconfig_text(path: Path) -> str:
 def _client(creds: SecretCredentials) -> ApiClient:
     if not creds.server:
         raise CliError("the kubeconfig context has no server", EXIT_BAD_INPUT)
-    provider = ExecProvider(creds.exec) if creds.exec else None
+    # the operator's own kubeconfig: its exec plugin runs as kubectl would run it
+    provider = ExecProvider(creds.exec, policy=OPERATOR_EXEC) if creds.exec else None
     return build_api_client(to_credentials(creds, creds.server, exec_provider=provider))
 
 
@@ -188,8 +190,11 @@ async def _legacy_token(member: ApiClient, base: str) -> str:
 
 async def _add(args: argparse.Namespace) -> int:
     labels = _labels(args.label)
-    creds = parse_kubeconfig(
-        _kubeconfig_text(args.kubeconfig), args.context, where=str(args.kubeconfig)
+    creds = parse_kubeconfig(  # the operator's file: the files it names are embedded as data
+        _kubeconfig_text(args.kubeconfig),
+        args.context,
+        where=str(args.kubeconfig),
+        allow_files=True,
     )
     if not creds.server:
         raise CliError(f"{args.kubeconfig}: the context has no server", EXIT_BAD_INPUT)
@@ -224,7 +229,8 @@ async def _add(args: argparse.Namespace) -> int:
                     "labels": {CLUSTER_LABEL: args.name, "app.kubernetes.io/managed-by": "fleet"},
                 },
                 "type": "Opaque",
-                "data": fleet_secret_data(creds),
+                # bound to `server`: a Cluster pointing elsewhere cannot use them
+                "data": fleet_secret_data(replace(creds, server=server)),
             },
         )
         spec = ClusterSpec(server, SecretRef(secret_name), labels, {}, args.project)

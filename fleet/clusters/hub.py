@@ -14,6 +14,7 @@ import anyio
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.clusters.credentials import (
+    OPERATOR_EXEC,
     CredentialsError,
     ExecProvider,
     parse_kubeconfig,
@@ -62,8 +63,10 @@ def hub_client(kubeconfig: Path | None = None, context: str | None = None) -> Ap
         text = path.read_text()
     except OSError as exc:
         raise CredentialsError(f"{path}: {exc.strerror}") from None
-    creds = parse_kubeconfig(text, context, where=str(path))
+    # the operator's own kubeconfig (not hub input): its files and exec plugin are used as
+    # kubectl would use them
+    creds = parse_kubeconfig(text, context, where=str(path), allow_files=True)
     if not creds.server:
         raise CredentialsError(f"{path}: the kubeconfig context has no server")
-    provider = ExecProvider(creds.exec) if creds.exec else None
+    provider = ExecProvider(creds.exec, policy=OPERATOR_EXEC) if creds.exec else None
     return build_api_client(to_credentials(creds, creds.server, exec_provider=provider))

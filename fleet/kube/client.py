@@ -164,7 +164,18 @@ def build_api_client(
     300 KiB in this process (Python 3.11's SSL protocol keeps a 256 KiB buffer per connection),
     so across 1,000 mostly idle clusters a short keep-alive is what bounds memory.
 
-    `label` (the cluster's name) turns on per-request observation (fleet.kube.observe)."""
+    `label` (the cluster's name) turns on per-request observation (fleet.kube.observe).
+
+    ValueError for credentials over plain http: a token would travel in clear text (callers
+    with a better message for their user check first, e.g. the cluster registry)."""
+    scheme = credentials.server.partition("://")[0].lower()
+    if scheme != "https" and (
+        credentials.token or credentials.token_source or credentials.client_cert_pem
+    ):
+        raise ValueError(
+            f"server {credentials.server}: credentials are never sent over plain http; "
+            "use https://"
+        )
     _shrink_tls_read_buffers()
     config = client.Configuration()
     config.host = credentials.server.rstrip("/")

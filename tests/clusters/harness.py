@@ -21,6 +21,7 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.cluster import PLURAL
+from fleet.clusters.credentials import NO_EXEC, ExecPolicy
 from fleet.clusters.manager import ClusterManager, ManagerSettings
 from fleet.clusters.registry import HubRegistry
 from fleet.kube import Conflict, Credentials, NotFound, build_api_client, request_json
@@ -218,11 +219,16 @@ def reason_is(reason: str, kind: str = "Ready") -> Callable[[dict[str, Any]], bo
 
 @asynccontextmanager
 async def running(
-    env: Env, namespace: str, settings: ManagerSettings = FAST
+    env: Env,
+    namespace: str,
+    settings: ManagerSettings = FAST,
+    *,
+    exec_policy: ExecPolicy = NO_EXEC,
 ) -> AsyncIterator[tuple[ClusterManager, HubRegistry]]:
-    """A manager + hub registry watching `namespace`, for the body of a test."""
+    """A manager + hub registry watching `namespace`, for the body of a test (exec plugins
+    run only if `exec_policy` allows them, as in the controller)."""
     async with hub_client(env) as hub:
-        registry = HubRegistry(hub, namespace, watch_timeout=30)
+        registry = HubRegistry(hub, namespace, watch_timeout=30, exec_policy=exec_policy)
         async with ClusterManager(settings, registry.write_status) as manager:
             registry.attach(manager)
             async with anyio.create_task_group() as tg:

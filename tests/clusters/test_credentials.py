@@ -15,6 +15,7 @@ from fleet.clusters.credentials import (
     CredentialsError,
     ExecConfig,
     ExecError,
+    ExecPolicy,
     ExecProvider,
     fleet_secret_data,
     parse_exec_credential,
@@ -163,6 +164,11 @@ def test_exec_output_that_is_not_an_exec_credential_is_rejected() -> None:
         parse_exec_credential(b'{"kind": "Other"}')
 
 
+def _provider(config: ExecConfig) -> ExecProvider:
+    """A provider whose policy allows exactly this plugin (the default allows none)."""
+    return ExecProvider(config, policy=ExecPolicy(allowed=frozenset({config.command})))
+
+
 def _script(tmp_path: Path, body: str) -> str:
     path = tmp_path / "helper.sh"
     path.write_text("#!/bin/sh\n" + body)
@@ -178,21 +184,21 @@ def _printer(tmp_path: Path, expiry: str) -> str:
 
 
 async def test_an_exec_token_is_cached_until_it_expires(tmp_path: Path) -> None:
-    provider = ExecProvider(ExecConfig(_printer(tmp_path, "2099-01-01T00:00:00Z")))
+    provider = _provider(ExecConfig(_printer(tmp_path, "2099-01-01T00:00:00Z")))
     assert await provider.token() == TOKEN
     assert await provider.token() == TOKEN
     assert provider.runs == 1
 
 
 async def test_an_exec_token_near_expiry_is_fetched_again(tmp_path: Path) -> None:
-    provider = ExecProvider(ExecConfig(_printer(tmp_path, "2000-01-01T00:00:00Z")))
+    provider = _provider(ExecConfig(_printer(tmp_path, "2000-01-01T00:00:00Z")))
     await provider.token()
     await provider.token()
     assert provider.runs == 2
 
 
 async def test_invalidate_forces_a_new_exec_run(tmp_path: Path) -> None:
-    provider = ExecProvider(ExecConfig(_printer(tmp_path, "2099-01-01T00:00:00Z")))
+    provider = _provider(ExecConfig(_printer(tmp_path, "2099-01-01T00:00:00Z")))
     await provider.token()
     provider.invalidate()
     await provider.token()
@@ -200,13 +206,13 @@ async def test_invalidate_forces_a_new_exec_run(tmp_path: Path) -> None:
 
 
 async def test_a_hanging_exec_plugin_times_out(tmp_path: Path) -> None:
-    provider = ExecProvider(ExecConfig(_script(tmp_path, "sleep 30\n"), timeout=0.3))
+    provider = _provider(ExecConfig(_script(tmp_path, "sleep 30\n"), timeout=0.3))
     with pytest.raises(ExecError, match="timed out"):
         await provider.token()
 
 
 async def test_a_failing_exec_plugin_reports_its_exit_code_not_its_stderr(tmp_path: Path) -> None:
-    provider = ExecProvider(ExecConfig(_script(tmp_path, f"echo {TOKEN} >&2\nexit 3\n")))
+    provider = _provider(ExecConfig(_script(tmp_path, f"echo {TOKEN} >&2\nexit 3\n")))
     with pytest.raises(ExecError) as caught:
         await provider.token()
     assert "exit code 3" in str(caught.value) and TOKEN not in str(caught.value)
@@ -215,7 +221,7 @@ async def test_a_failing_exec_plugin_reports_its_exit_code_not_its_stderr(tmp_pa
 async def test_an_exec_plugin_gets_its_env_and_exec_info(tmp_path: Path) -> None:
     doc = '{"kind":"ExecCredential","status":{"token":"%s"}}'
     script = _script(tmp_path, f"printf '{doc}' \"$MY_TOKEN-${{KUBERNETES_EXEC_INFO:+set}}\"\n")
-    provider = ExecProvider(ExecConfig(script, env=(("MY_TOKEN", "abc"),)))
+    provider = _provider(ExecConfig(script, env=(("MY_TOKEN", "abc"),)))
     token = await provider.token()
     assert token == "abc-set"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.clusters.credentials import ARGOCD_SECRET_TYPE_LABEL
+from fleet.clusters.credentials import ARGOCD_SECRET_TYPE_LABEL, ExecPolicy
 from tests.clusters.harness import (
     Env,
     condition,
@@ -72,7 +72,8 @@ async def test_a_cluster_registered_by_exec_provider_becomes_ready(
     exec_spec = {"command": str(_exec_script(tmp_path, member.token)), "timeout": 10}
     await put_secret(hub, namespace, "m1", {"exec": json.dumps(exec_spec), "ca.crt": member.ca_pem})
     await put_cluster(hub, namespace, "m1", member.server, "m1")
-    async with running(env, namespace):
+    allowed = ExecPolicy(allowed=frozenset({exec_spec["command"]}))
+    async with running(env, namespace, exec_policy=allowed):
         await wait_cluster(hub, namespace, "m1", ready)
 
 
@@ -202,5 +203,5 @@ async def test_an_exec_provider_returning_a_client_certificate_becomes_ready(
     exec_spec = {"command": "cat", "args": [str(document)]}
     await put_secret(hub, namespace, "m1", {"exec": json.dumps(exec_spec), "ca.crt": member.ca_pem})
     await put_cluster(hub, namespace, "m1", member.server, "m1")
-    async with running(env, namespace):
+    async with running(env, namespace, exec_policy=ExecPolicy(allowed=frozenset({"cat"}))):
         await wait_cluster(hub, namespace, "m1", ready)
