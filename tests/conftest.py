@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import git
 import pytest
+
+from tests.clusters.harness import Env
 
 MakeRepo = Callable[..., Path]
 
@@ -56,3 +58,12 @@ def commit(repo_path: Path, files: Mapping[str, str], message: str = "change") -
 
 
 os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_real() -> Iterator[Env]:
+    """The session's one real harness (hub + 3 members): see tests/realshared.py."""
+    from tests.realshared import shared_real_env
+
+    with shared_real_env() as env:
+        yield env

@@ -108,6 +108,22 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="health probe period of an idle cluster (busy ones are judged by their traffic)",
     )
+    # -- what a tenant's repository may reach (fleet.render.reach, fleet.controllers.appset) --
+    run.add_argument(
+        "--require-render-sandbox",
+        action="store_true",
+        help="refuse to run helm/kustomize unless the kernel can confine them with Landlock "
+        "(read only the repository, no network but permitted remote bases); default: without "
+        "Landlock renders rely on static checks only, as the start-up log and the metric "
+        "fleet_render_sandbox_landlock_abi (0) say",
+    )
+    run.add_argument(
+        "--allow-generator-repos-outside-project",
+        action="store_true",
+        help="let ApplicationSet git generators read repositories that the generated "
+        "Applications' Projects do not list in sourceRepos (Argo CD's behaviour); default: "
+        "such an ApplicationSet is refused and nothing is created, updated or deleted for it",
+    )
     # -- sharding (fleet.controllers.sharding) --
     run.add_argument(
         "--shards",

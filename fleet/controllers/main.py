@@ -61,6 +61,10 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         webhook_secrets=webhook_secrets_from_env(),
         sharding=sharding_from_args(args),
         manager=ManagerSettings(probe_interval=args.probe_interval),
+        require_render_sandbox=bool(getattr(args, "require_render_sandbox", False)),
+        allow_generator_repos_outside_project=bool(
+            getattr(args, "allow_generator_repos_outside_project", False)
+        ),
         http=HttpLimits(
             max_connections=args.http_max_connections,
             header_timeout=args.http_header_timeout,

@@ -10,6 +10,7 @@ Application's status and the tracking labels on the cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
 from fleet.kube.client import FleetApiClient
-from fleet.render import RenderTools
+from fleet.render import RenderTools, report_sandbox
 from fleet.server.app import HttpServer, make_app
 from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
@@ -70,6 +71,11 @@ class ControllerSettings:
     sharding: ShardSettings | None = None
     """Replicas sharing the clusters through hub Leases; None: this process owns everything
     and runs the ApplicationSet controller (no Leases written)."""
+    require_render_sandbox: bool = False
+    """`--require-render-sandbox`: no helm/kustomize run without Landlock confinement."""
+    allow_generator_repos_outside_project: bool = False
+    """`--allow-generator-repos-outside-project`: git generators may read repositories the
+    generated Applications' Projects do not permit (Argo CD's behaviour)."""
 
 
 class _Started:
@@ -153,6 +159,9 @@ class Controller:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         settings = self.settings
         tools = settings.render_tools or RenderTools.discover()
+        if settings.require_render_sandbox:
+            tools = dataclasses.replace(tools, require_sandbox=True)
+        report_sandbox(self.metrics.registry, tools)
         with anyio.CancelScope() as scope:
             self._scope = scope
             async with (
@@ -226,7 +235,11 @@ class Controller:
                 expansion=self.settings.appset_limits,
                 # The hub is a target only when registered as a Cluster like any other.
                 in_cluster_enabled=False,
+                allow_generator_repos_outside_project=(
+                    self.settings.allow_generator_repos_outside_project
+                ),
             ),
+            projects=lambda: self.applications.projects if self.applications else {},
         )
 
     # -- sharding ---------------------------------------------------------------------------------

@@ -5,10 +5,8 @@
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +15,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.crds import install_crds
 from fleet.kube import Credentials, build_api_client, request_json
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN_DIR = Path(os.environ.get("FLEET_KUBE_BIN_DIR") or ROOT / ".cache" / "bin")
-REQUIRE_REAL = os.environ.get("FLEET_REQUIRE_REAL_APISERVER") == "1"
+from tests.clusters.harness import Env
 
 
 @dataclass(frozen=True)
@@ -42,22 +37,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def real_hub() -> Iterator[Hub]:
-    if not (BIN_DIR / "kube-apiserver").exists():
-        message = f"no kube-apiserver in {BIN_DIR}: run `make kube-binaries`"
-        if REQUIRE_REAL:
-            pytest.fail(message)
-        pytest.skip(message)
-    from e2e.realapi import RealClusters
-
-    with tempfile.TemporaryDirectory(prefix="fleet-api-") as workdir:
-        harness = RealClusters(members=0, workdir=Path(workdir), bin_dir=BIN_DIR)
-        try:
-            (hub,) = harness.start()
-            assert hub.token is not None
-            yield Hub("real", hub.server, hub.token, hub.ca_file.read_bytes())
-        finally:
-            harness.stop()
+def real_hub(shared_real: Env) -> Hub:
+    """The session's real hub (tests/realshared.py)."""
+    hub = shared_real.hub
+    return Hub("real", hub.server, hub.token, hub.ca_pem)
 
 
 @pytest.fixture(params=["sim", "real"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import logging
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from fleet.api.resources import API_VERSION, APPLICATION
 from fleet.appcli.commands import main
 from fleet.kube import Credentials, build_api_client, request_json
 from fleet.sim import SimServer
-from tests.clusters.harness import BIN_DIR, require_real
+from tests.clusters.harness import Env
 
 
 @pytest.fixture
@@ -87,24 +86,13 @@ class Endpoint:
 
 
 @pytest.fixture(scope="session")
-def real_endpoints() -> Iterator[tuple[Endpoint, Endpoint]]:
-    """A real kube-apiserver hub and member for the session (skipped without the binaries)."""
-    require_real()
-    from e2e.realapi import RealClusters
-
-    with tempfile.TemporaryDirectory(prefix="fleet-appcli-") as workdir:
-        harness = RealClusters(members=1, workdir=Path(workdir), bin_dir=BIN_DIR)
-        try:
-            started = harness.start()
-            h, m = (
-                Endpoint(
-                    c.server, c.token or "", c.readonly_token, c.ca_file.read_bytes(), c.kubeconfig
-                )
-                for c in started[:2]
-            )
-            yield h, m
-        finally:
-            harness.stop()
+def real_endpoints(shared_real: Env) -> tuple[Endpoint, Endpoint]:
+    """The session's real hub and its first member (tests/realshared.py)."""
+    h, m = (
+        Endpoint(c.server, c.token, c.readonly_token, c.ca_pem, c.kubeconfig)
+        for c in (shared_real.hub, shared_real.members[0])
+    )
+    return h, m
 
 
 async def _sim_endpoints(tmp_path: Path) -> AsyncIterator[tuple[SimServer, Endpoint, Endpoint]]:

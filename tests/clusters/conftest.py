@@ -6,21 +6,17 @@ started per test (well under a second) so fault injection never leaks between te
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from tests.clusters.harness import (
-    BIN_DIR,
     Env,
-    Member,
     create_namespace,
     hub_client,
     install_crd,
-    require_real,
     simulated_env,
 )
 
@@ -31,32 +27,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def real_env() -> Iterator[Env]:
-    require_real()
-    from e2e.realapi import RealClusters
-
-    with tempfile.TemporaryDirectory(prefix="fleet-clusters-") as workdir:
-        harness = RealClusters(members=2, workdir=Path(workdir), bin_dir=BIN_DIR)
-        try:
-            started = harness.start()
-            members = []
-            for c in started:
-                assert c.token is not None
-                members.append(
-                    Member(
-                        name=c.name,
-                        server=c.server,
-                        ca_pem=c.ca_file.read_bytes(),
-                        token=c.token,
-                        readonly_token=c.readonly_token,
-                        kubeconfig=c.kubeconfig,
-                        client_cert_pem=c.client_cert_file.read_bytes(),
-                        client_key_pem=c.client_key_file.read_bytes(),
-                    )
-                )
-            yield Env("real", members[0], members[1:])
-        finally:
-            harness.stop()
+def real_env(shared_real: Env) -> Env:
+    """The session's real hub with two of its members."""
+    return Env("real", shared_real.hub, shared_real.members[:2])
 
 
 async def _sim_env(tmp_path: Path) -> AsyncIterator[Env]:

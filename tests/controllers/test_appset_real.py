@@ -3,9 +3,8 @@ ownerReference lets kube-controller-manager's garbage collector remove the Appli
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from kubernetes_asyncio.client import ApiClient
 from fleet.api.crds import install_crds
 from fleet.api.resources import APPLICATION_SET
 from fleet.kube import Credentials, build_api_client, request_json
-from tests.clusters.harness import BIN_DIR, require_real
+from tests.clusters.harness import Env
 from tests.controllers.appset_support import (
     app_names_become,
     applications,
@@ -30,18 +29,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def real_hub() -> Iterator[Credentials]:
-    require_real()
-    from e2e.realapi import RealClusters
-
-    with tempfile.TemporaryDirectory(prefix="fleet-appset-") as workdir:
-        harness = RealClusters(members=0, workdir=Path(workdir), bin_dir=BIN_DIR)
-        try:
-            [hub] = harness.start()
-            assert hub.token is not None
-            yield Credentials(server=hub.server, token=hub.token, ca_pem=hub.ca_file.read_bytes())
-        finally:
-            harness.stop()
+def real_hub(shared_real: Env) -> Credentials:
+    hub = shared_real.hub
+    return Credentials(server=hub.server, token=hub.token, ca_pem=hub.ca_pem)
 
 
 @pytest.fixture
