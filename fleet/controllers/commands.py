@@ -108,6 +108,24 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="health probe period of an idle cluster (busy ones are judged by their traffic)",
     )
+    # -- exec plugins of hub Secrets (fleet.clusters.credentials.ExecPolicy) --
+    run.add_argument(
+        "--exec-plugin-allow",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="let cluster Secrets run this exec credential plugin: a command name (looked up "
+        "in a fixed PATH) or an absolute path, matched exactly; repeatable. Default: none, a "
+        "Secret with an exec plugin is refused (its Cluster says how to allow it)",
+    )
+    run.add_argument(
+        "--exec-plugin-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass this variable of the controller's environment to exec plugins (e.g. "
+        "AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE); repeatable. Plugins get nothing else of it",
+    )
     # -- what a tenant's repository may reach (fleet.render.reach, fleet.controllers.appset) --
     run.add_argument(
         "--require-render-sandbox",

@@ -16,7 +16,7 @@ import sys
 
 import anyio
 
-from fleet.clusters.credentials import CredentialsError
+from fleet.clusters.credentials import CredentialsError, ExecPolicy
 from fleet.clusters.hub import hub_client
 from fleet.clusters.manager import ManagerSettings
 from fleet.controllers.runtime import Controller, ControllerSettings
@@ -70,6 +70,10 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
             header_timeout=args.http_header_timeout,
             body_timeout=args.http_body_timeout,
             max_body=args.webhook_max_body,
+        ),
+        exec_policy=ExecPolicy.from_flags(
+            getattr(args, "exec_plugin_allow", None) or [],
+            getattr(args, "exec_plugin_env", None) or [],
         ),
     )
 

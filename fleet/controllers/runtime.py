@@ -22,6 +22,7 @@ from anyio.abc import TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.resources import DEFAULT_NAMESPACE
+from fleet.clusters.credentials import NO_EXEC, ExecPolicy
 from fleet.clusters.generator_input import generator_clusters
 from fleet.clusters.manager import ClusterManager, ManagerSettings
 from fleet.clusters.registry import HubRegistry
@@ -76,6 +77,8 @@ class ControllerSettings:
     allow_generator_repos_outside_project: bool = False
     """`--allow-generator-repos-outside-project`: git generators may read repositories the
     generated Applications' Projects do not permit (Argo CD's behaviour)."""
+    exec_policy: ExecPolicy = NO_EXEC
+    """Exec plugins hub Secrets may run (`--exec-plugin-allow`); default none."""
 
 
 class _Started:
@@ -105,7 +108,7 @@ class Controller:
         self._shards_changed = anyio.Event()
         self.metrics = Metrics()
         self.port = 0
-        self.registry = HubRegistry(hub, settings.namespace)
+        self.registry = HubRegistry(hub, settings.namespace, exec_policy=settings.exec_policy)
         self.applications: ApplicationController | None = None
         self.appsets: ApplicationSetController | None = None
         self._scope: anyio.CancelScope | None = None
