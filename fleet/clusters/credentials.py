@@ -680,14 +680,17 @@ async def _run_bounded(
     """Run a plugin in a session of its own: stdout read up to MAX_EXEC_OUTPUT, stdin and
     stderr closed; on any early exit (too much output, timeout, cancel) its whole process
     group is killed, children included."""
-    process = await anyio.open_process(
-        argv,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    # Shielded: a cancel arriving while the process is being created would leave it running
+    # (asyncio kills only the direct child, not what it started), outside the `finally` below.
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     done = False
     try:
         out = bytearray()

@@ -430,6 +430,9 @@ class HubRegistry:
         for name in set(self._pins) - set(self.clusters):
             self._pins.pop(name, None)
             self._status_locks.pop(name, None)
+        for name in (set(self._secret_problems) | set(self._argocd_seen)) - set(self.secrets):
+            self._secret_problems.pop(name, None)
+            self._argocd_seen.pop(name, None)
         self.registered = wanted
 
     async def _from_cluster(self, cluster: Cluster, obj: Mapping[str, Any]) -> RegisteredCluster:

@@ -247,6 +247,28 @@ async def test_an_exec_plugin_flooding_stdout_is_cut_off(tmp_path: Path) -> None
         await provider.token()
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def test_a_timed_out_exec_plugin_is_killed_with_its_children(tmp_path: Path) -> None:
+    """A plugin's own children (a `sleep` it started) must not outlive its timeout."""
+    pid_file = tmp_path / "child"
+    plugin = script(tmp_path, "spawner.sh", f"sleep 600 &\necho $! > {pid_file}\nwait\n")
+    provider = ExecProvider(ExecConfig(plugin, timeout=1), policy=allow(plugin), cluster="m1")
+    with pytest.raises(ExecError, match="timed out"):
+        await provider.token()
+    child = int(pid_file.read_text())
+    with anyio.fail_after(5):
+        while _alive(child):
+            await anyio.sleep(0.05)
+
+
 async def test_a_hanging_exec_plugin_delays_only_its_own_cluster(
     sim: Env, hub: ApiClient, namespace: str, tmp_path: Path
 ) -> None:
