@@ -90,15 +90,16 @@ def decode_body(raw: bytes, *, yaml_ok: bool = False) -> Any:
 
 
 class ClusterAPI:
-    def __init__(self, store: Store, registry: Registry) -> None:
+    def __init__(self, store: Store, registry: Registry, *, ca_pem: bytes = b"") -> None:
         self.store = store
         self.registry = registry
         self.ips = defaults.ClusterIPs()
         store.listeners.append(self._on_event)
-        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            self._create_builtin_namespace(name)
+        # the profile's default objects (minimal: the four namespaces); `ca_pem` fills in
+        # the kube-root-ca.crt ConfigMaps of the realistic profile
+        registry.profile.seed(self, ca_pem)
 
-    def _create_builtin_namespace(self, name: str) -> None:
+    def create_builtin_namespace(self, name: str) -> None:
         obj: JSON = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         self.create(NAMESPACES, "", obj, WriteOptions(manager="kube-apiserver"))
 

@@ -16,6 +16,7 @@ from fleet.sim.api import ClusterAPI
 from fleet.sim.discovery import Registry
 from fleet.sim.faults import Faults
 from fleet.sim.gc import GarbageCollector
+from fleet.sim.profile import Profile
 from fleet.sim.status_agent import SettledFn, StatusAgent, StatusFn
 from fleet.sim.store import Store
 
@@ -33,10 +34,12 @@ class ClusterState:
         retention: int,
         status_delay: float,
         status_functions: tuple[StatusFn, SettledFn] | None,
+        profile: Profile,
+        ca_pem: bytes,
     ) -> None:
         self.store = Store(retention)
-        self.registry = Registry()
-        self.api = ClusterAPI(self.store, self.registry)
+        self.registry = Registry(profile)
+        self.api = ClusterAPI(self.store, self.registry, ca_pem=ca_pem)
         self.gc = GarbageCollector(self.api)
         self.agent = StatusAgent(self.api, status_delay, status_functions)
 
@@ -70,6 +73,8 @@ class SimCluster:
                 self._server.watch_retention,
                 self._server.status_delay,
                 self._server.status_functions,
+                self._server.profile,
+                self._server.ca_pem,
             )
         return self._state
 

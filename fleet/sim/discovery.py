@@ -1,8 +1,8 @@
 """Which resources a cluster serves (built-ins plus its CRDs) and the legacy discovery documents.
 
-Discovery bodies of the built-in types are serialized once per process and shared by every
-cluster; a cluster with CRDs builds its own documents, cached until its CRDs change. Aggregated
-discovery is not served: clients ask for it first and fall back when they get plain JSON.
+Discovery bodies of a profile's built-in types are serialized once per process and shared by
+every cluster; a cluster with CRDs builds its own documents, cached until its CRDs change.
+Aggregated discovery is not served: clients ask for it first and fall back when they get plain JSON.
 """
 
 from __future__ import annotations
@@ -12,26 +12,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fleet.sim.kinds import BUILTIN_BY_GVR, BUILTIN_TYPES, STATUS_VERBS, ResourceType
+from fleet.sim.kinds import STATUS_VERBS, ResourceType
 from fleet.sim.openapi import OpenAPIDocuments
+from fleet.sim.profile import MINIMAL, Profile
 
 JSON = dict[str, Any]
-
-VERSION_INFO: JSON = {
-    "major": "1",
-    "minor": "32",
-    "emulationMajor": "1",
-    "emulationMinor": "32",
-    "minCompatibilityMajor": "1",
-    "minCompatibilityMinor": "31",
-    "gitVersion": "v1.32.0-fleet-sim",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2025-01-01T00:00:00Z",
-    "goVersion": "go1.23.4",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 
 
 def _dumps(doc: JSON) -> bytes:
@@ -93,9 +78,9 @@ def _version_key(version: str) -> tuple[int, int, int]:
 
 
 class Documents:
-    """Serialized discovery bodies for one set of types."""
+    """Serialized discovery bodies for one set of types (a profile's, plus CRDs' if any)."""
 
-    def __init__(self, types: list[ResourceType]) -> None:
+    def __init__(self, types: list[ResourceType], profile: Profile = MINIMAL) -> None:
         groups = _group_versions(types)
         self.resource_lists: dict[str, bytes] = {}
         group_docs: list[JSON] = []
@@ -123,25 +108,23 @@ class Documents:
         self.openapi = OpenAPIDocuments(types)
 
 
-BUILTIN_DOCUMENTS = Documents(list(BUILTIN_TYPES))
-
-
 class Registry:
-    """The types one cluster serves: the shared built-ins plus the ones its CRDs define."""
+    """The types one cluster serves: its profile's (shared) plus the ones its CRDs define."""
 
-    __slots__ = ("_by_crd", "_crd_types", "_documents")
+    __slots__ = ("_by_crd", "_crd_types", "_documents", "profile")
 
-    def __init__(self) -> None:
+    def __init__(self, profile: Profile = MINIMAL) -> None:
+        self.profile = profile
         self._crd_types: dict[tuple[str, str, str], ResourceType] = {}
         self._by_crd: dict[str, list[ResourceType]] = {}
         self._documents: Documents | None = None
 
     def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
         key = (group, version, resource)
-        return BUILTIN_BY_GVR.get(key) or self._crd_types.get(key)
+        return self.profile.by_gvr.get(key) or self._crd_types.get(key)
 
     def all_types(self) -> list[ResourceType]:
-        return [*BUILTIN_TYPES, *self._crd_types.values()]
+        return [*self.profile.types, *self._crd_types.values()]
 
     def set_crd(self, name: str, types: list[ResourceType]) -> None:
         self.remove_crd(name)
@@ -159,9 +142,9 @@ class Registry:
 
     def documents(self) -> Documents:
         if not self._crd_types:
-            return BUILTIN_DOCUMENTS
+            return self.profile.documents()
         if self._documents is None:
-            self._documents = Documents(self.all_types())
+            self._documents = Documents(self.all_types(), self.profile)
         return self._documents
 
 
@@ -175,6 +158,3 @@ def api_versions(server_address: str) -> bytes:
             ],
         }
     )
-
-
-VERSION_BODY = _dumps(VERSION_INFO)

@@ -8,7 +8,7 @@ level singletons shared by every cluster, so 1,000 clusters cost one table, not 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 JSON = dict[str, Any]
@@ -241,14 +241,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _t("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", namespaced=False),
     _t("rbac.authorization.k8s.io", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
     _t("coordination.k8s.io", "leases", "Lease"),
-    _t(
-        "apiextensions.k8s.io",
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        namespaced=False,
-        short=["crd", "crds"],
-        status=True,
-        generation=True,
+    replace(
+        _t(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            namespaced=False,
+            short=["crd", "crds"],
+            status=True,
+            generation=True,
+        ),
+        categories=("api-extensions",),
     ),
 )
 

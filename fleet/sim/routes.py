@@ -15,7 +15,7 @@ from aiohttp import web
 from fleet.sim import errors, protobuf, scale, tables, watch
 from fleet.sim.api import ClusterAPI, WriteOptions, decode_body
 from fleet.sim.auth import READ_VERBS, Role, user_of
-from fleet.sim.discovery import VERSION_BODY, api_versions
+from fleet.sim.discovery import api_versions
 from fleet.sim.errors import ApiError
 from fleet.sim.kinds import NAMESPACES, ResourceType
 from fleet.sim.patch import APPLY_PATCH
@@ -152,7 +152,7 @@ async def dispatch(
     docs = state.registry.documents()
     if request.method == "GET":
         if segments in (["version"], ["version", ""]):
-            return raw_response(VERSION_BODY)
+            return raw_response(state.registry.profile.version_body)
         if segments == ["api"]:
             return raw_response(api_versions(cluster.address))
         if segments == ["api", "v1"]:

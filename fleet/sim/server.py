@@ -25,6 +25,7 @@ from fleet.sim import errors
 from fleet.sim.auth import Tokens
 from fleet.sim.cluster import SimCluster
 from fleet.sim.errors import ApiError
+from fleet.sim.profile import DEFAULT_PROFILE, Profile, get_profile
 from fleet.sim.routes import dispatch, error_response, json_response
 from fleet.sim.status_agent import SettledFn, StatusFn
 
@@ -67,7 +68,10 @@ class SimServer:
         names: list[str] | None = None,
         status_functions: tuple[StatusFn, SettledFn] | None = None,
         port_per_cluster: bool = False,
+        profile: str | Profile = DEFAULT_PROFILE,
     ) -> None:
+        #: what every cluster serves and starts with: "minimal" or "realistic" (fleet.sim.profile)
+        self.profile = get_profile(profile)
         self.host = host
         self.port_per_cluster = port_per_cluster
         self.port = port or 0

@@ -141,7 +141,9 @@ def _hosts(obj: JSON) -> str:
 
 
 def _pod_ready(obj: JSON) -> str:
-    return f"0/{len(_get(obj, 'spec', 'containers', default=[]))}"
+    statuses = _get(obj, "status", "containerStatuses", default=[]) or []
+    ready = sum(1 for s in statuses if isinstance(s, dict) and s.get("ready"))
+    return f"{ready}/{len(_get(obj, 'spec', 'containers', default=[]))}"
 
 
 Column = tuple[str, str, Cell, int]  # (name, type, cell, priority)
