@@ -18,12 +18,15 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import rest
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from fleet import __version__
+from fleet.kube.adaptive import AdaptiveLimit, AdaptiveSettings
 from fleet.kube.observe import trace_config
 
 USER_AGENT = f"fleet/{__version__}"
@@ -105,6 +108,26 @@ def _shrink_tls_read_buffers() -> None:
     protocol.max_size = min(protocol.max_size, TLS_READ_BUFFER)
 
 
+class _LimitedREST(rest.RESTClientObject):
+    """Every request but a watch passes through the cluster's AdaptiveLimit (watches use the
+    session directly: fleet.kube.watch)."""
+
+    limit: AdaptiveLimit
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        await self.limit.acquire()
+        try:
+            response = await super().request(*args, **kwargs)
+        except ApiException as error:
+            self.limit.release(status=error.status)
+            raise
+        except BaseException as error:
+            self.limit.release(error=error)
+            raise
+        self.limit.release(status=getattr(response, "status", None))
+        return response
+
+
 class FleetApiClient(client.ApiClient):
     """An ApiClient whose REST session is ours: bounded connector, our TLS context.
 
@@ -123,8 +146,11 @@ class FleetApiClient(client.ApiClient):
         self.configuration = configuration
         self.pool_threads = 1
         self._pool = None
-        rest_client = rest.RESTClientObject.__new__(rest.RESTClientObject)
+        rest_client = _LimitedREST.__new__(_LimitedREST)
         vars(rest_client).update(
+            limit=AdaptiveLimit(
+                AdaptiveSettings(initial=min(8, pool_limit), maximum=max(1, pool_limit))
+            ),
             server_hostname=configuration.tls_server_name,
             proxy=None,
             proxy_headers=None,
@@ -141,6 +167,13 @@ class FleetApiClient(client.ApiClient):
         vars(self).update(cookie=None)
         self.client_side_validation = False
         self._build = (context, pool_limit, keepalive)
+
+    @property
+    def limit(self) -> AdaptiveLimit:
+        """The adaptive concurrency toward this server (for metrics and tests)."""
+        rest_client = self.rest_client
+        assert isinstance(rest_client, _LimitedREST)
+        return rest_client.limit
 
     def sibling(self, pool_limit: int = 4) -> FleetApiClient:
         """Another client to the same server with the same credentials and its own connection
@@ -173,8 +206,7 @@ def build_api_client(
         credentials.token or credentials.token_source or credentials.client_cert_pem
     ):
         raise ValueError(
-            f"server {credentials.server}: credentials are never sent over plain http; "
-            "use https://"
+            f"server {credentials.server}: credentials are never sent over plain http; use https://"
         )
     _shrink_tls_read_buffers()
     config = client.Configuration()
