@@ -60,7 +60,10 @@ class WorkQueue:
         per_group: int = 4,
         backoff: Backoff | None = None,
         name: str = "queue",
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
+        """`on_wait(seconds)` hears, for each key started, how long it waited past its due time
+        for a free slot: the queue's backpressure, as a metric."""
         if workers < 1 or per_group < 1:
             raise ValueError("workers and per_group must be at least 1")
         self.handler = handler
@@ -79,10 +82,14 @@ class WorkQueue:
         self._running: dict[str, int] = {}  # group -> running handlers
         self._failures: dict[str, int] = {}
         self._forgotten: set[str] = set()  # forgotten while running: do not requeue
+        self._ready_at: dict[str, float] = {}  # keys in a group's line -> when they were due
         self._paused = False
         self._wake = anyio.Event()
+        self.on_wait = on_wait
         self.processed = 0
         self.failed = 0
+        self.coalesced = 0
+        """Adds absorbed by a key already queued, ready or running: work shed by de-duplication."""
 
     # -- adding ----------------------------------------------------------------------------------
 
@@ -95,13 +102,18 @@ class WorkQueue:
         self._forgotten.discard(key)
         due = anyio.current_time() + max(0.0, after)
         if key in self._active:
+            if key in self._dirty:
+                self.coalesced += 1
             self._dirty[key] = min(due, self._dirty.get(key, math.inf))
             return
         if key in self._waiting_keys:
+            self.coalesced += 1
             return  # already ready; it runs as soon as its group has room
         current = self._due.get(key)
-        if current is not None and current <= due:
-            return
+        if current is not None:
+            self.coalesced += 1
+            if current <= due:
+                return
         self._due[key] = due
         heapq.heappush(self._heap, (due, next(self._seq), key))
         self._wake.set()
@@ -113,6 +125,7 @@ class WorkQueue:
         self._failures.pop(key, None)
         if key in self._waiting_keys:
             self._waiting_keys.discard(key)
+            self._ready_at.pop(key, None)
             line = self._waiting.get(self._group.get(key, ""))
             if line is not None and key in line:
                 line.remove(key)
@@ -177,7 +190,7 @@ class WorkQueue:
             while line and self._has_room(group):
                 key = line.popleft()
                 self._waiting_keys.discard(key)
-                self._start(tg, key)
+                self._start(tg, key, self._ready_at.pop(key, anyio.current_time()))
             if not line:
                 del self._waiting[group]
         now = anyio.current_time()
@@ -192,13 +205,16 @@ class WorkQueue:
             del self._due[key]
             group = self._group.get(key, "")
             if self._has_room(group):
-                self._start(tg, key)
+                self._start(tg, key, due)
             else:
                 self._waiting.setdefault(group, deque()).append(key)
                 self._waiting_keys.add(key)
+                self._ready_at[key] = due
         return math.inf
 
-    def _start(self, tg: anyio.abc.TaskGroup, key: str) -> None:
+    def _start(self, tg: anyio.abc.TaskGroup, key: str, due: float) -> None:
+        if self.on_wait is not None:
+            self.on_wait(max(0.0, anyio.current_time() - due))
         group = self._group.get(key, "")
         self._active.add(key)
         self._running[group] = self._running.get(group, 0) + 1

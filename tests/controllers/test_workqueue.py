@@ -184,3 +184,47 @@ async def test_paused_queue_starts_nothing_new() -> None:
         await anyio.sleep(0.1)
         tg.cancel_scope.cancel()
     assert runs == [] and queue.depth == 1
+
+
+async def test_adds_absorbed_by_a_queued_or_running_key_are_counted_as_shed() -> None:
+    release = anyio.Event()
+
+    async def handler(key: str) -> None:
+        await release.wait()
+
+    queue = WorkQueue(handler)
+    for _ in range(50):
+        queue.add("a")  # 49 absorbed by the queued key
+    async with anyio.create_task_group() as tg:
+        await tg.start(queue.run)
+        while queue.running == 0:
+            await anyio.sleep(0.001)
+        for _ in range(10):
+            queue.add("a")  # the first marks it dirty, 9 more are absorbed
+        release.set()
+        await queue.wait_idle()
+        tg.cancel_scope.cancel()
+    assert queue.coalesced == 49 + 9
+
+
+async def test_a_key_held_back_by_its_groups_limit_reports_how_long_it_waited() -> None:
+    waits: list[float] = []
+    release = anyio.Event()
+
+    async def handler(key: str) -> None:
+        if key == "first":
+            await release.wait()
+
+    queue = WorkQueue(handler, per_group=1, on_wait=waits.append)
+    async with anyio.create_task_group() as tg:
+        await tg.start(queue.run)
+        queue.add("first", group="c1")
+        queue.add("second", group="c1")
+        while queue.running == 0:
+            await anyio.sleep(0.001)
+        await anyio.sleep(0.2)  # "second" is due and waits for c1's only slot
+        release.set()
+        await queue.wait_idle()
+        tg.cancel_scope.cancel()
+    assert len(waits) == 2
+    assert waits[1] >= 0.2  # a lower bound: it cannot have started before the slot was free
