@@ -25,6 +25,13 @@ import structlog
 from anyio.abc import TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
+from fleet.api.project import (
+    DEFAULT_PROJECT,
+    InvalidProjectError,
+    Project,
+    default_project,
+    parse_project,
+)
 from fleet.api.resources import (
     API_VERSION,
     APPLICATION,
@@ -53,6 +60,7 @@ from fleet.controllers.appset_status import (
 )
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.workqueue import WorkQueue
+from fleet.git.urls import redact_url
 from fleet.kube import Conflict, KubeError, NotFound, request_json
 from fleet.kube.watch import list_and_watch
 from generators.base import Cluster, Environment
@@ -71,6 +79,9 @@ FROZEN_NOTE = "deletions are suspended until every generator evaluates"
 App = dict[str, Any]
 Resolve = Callable[[Sequence[str]], Awaitable[tuple[RepoResolver, dict[str, str]]]]
 """repoURLs -> a resolver over those that could be fetched, and url -> error for the rest."""
+Projects = Callable[[], Mapping[str, Mapping[str, Any]]]
+"""The hub's Projects by name (raw documents), as the Application controller watches them."""
+REPOSITORY_NOT_PERMITTED = "RepositoryNotPermitted"
 
 
 WRITE_CONCURRENCY = 16
@@ -100,6 +111,9 @@ class AppSetSettings:
     budget_window: float | None = None
     """Seconds per deletion-budget window; None: the resync period."""
     in_cluster_enabled: bool = True
+    allow_generator_repos_outside_project: bool = False
+    """`--allow-generator-repos-outside-project`: let git generators read repositories the
+    generated Applications' Projects do not list in sourceRepos (Argo CD's behaviour)."""
     workers: int = 8
     request_timeout: float = 10.0
     expansion: ExpansionLimits = DEFAULT_LIMITS
@@ -181,6 +195,50 @@ def expand_sync(
             close()
 
 
+def generator_repo_refusals(
+    git: Sequence[tuple[str, str]],
+    applications: Sequence[Mapping[str, Any]],
+    template_project: Any,
+    projects: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
+    """Why the repositories git generators read may not feed these Applications, one message
+    per (generator, repository, Project); empty when every Project permits every repository.
+
+    A generator's files and directory names become the Applications' fields, so reading a
+    repository is like deploying from it: every repository the ApplicationSet read is checked
+    against the Project of every Application it generated (a templated `project` is known only
+    per Application), or against the template's own Project when nothing was generated.
+    """
+    names = {str((a.get("spec") or {}).get("project") or DEFAULT_PROJECT) for a in applications}
+    if not names and isinstance(template_project, str) and "{{" not in template_project:
+        names = {template_project or DEFAULT_PROJECT}
+    out: list[str] = []
+    for name in sorted(names):
+        raw = projects.get(name)
+        project: Project
+        if raw is None:
+            if name != DEFAULT_PROJECT:
+                out.append(
+                    f"project '{name}' does not exist: the repositories its generators read "
+                    "cannot be checked against its sourceRepos"
+                )
+                continue
+            project = default_project()
+        else:
+            try:
+                project = parse_project(raw)
+            except InvalidProjectError as error:
+                out.append(f"project '{name}': {error}")
+                continue
+        for path, url in git:
+            if not project.permits_source(url):
+                out.append(
+                    f"{path}: repository {redact_url(url)} is not permitted in project "
+                    f"'{name}' (spec.sourceRepos) of the Applications it generates"
+                )
+    return out
+
+
 def fleet_application(
     app: Mapping[str, Any], *, appset_name: str, appset_uid: str | None, namespace: str
 ) -> App:
@@ -221,6 +279,9 @@ class Generated:
     """The document (or its policy) is unusable: nothing may be created, updated or deleted."""
     problems: list[str] = field(default_factory=list)
     """Generator, git, cluster-list or template errors: the expansion is incomplete."""
+    refused: bool = False
+    """`invalid` because a generator read a repository a Project does not permit; looked at
+    again at every resync (the Project may change), unlike a malformed document."""
     warnings: list[str] = field(default_factory=list)
     policy: str = "sync"
     ignore: list[IgnoreRule] = field(default_factory=list)
@@ -245,10 +306,13 @@ async def generate(
     settings: AppSetSettings,
     source: str = "",
     limiter: anyio.CapacityLimiter | None = None,
+    projects: Projects | None = None,
 ) -> Generated:
     """Parse and expand one ApplicationSet document into fleet Applications.
 
-    `resolve(urls)` is awaited for `(resolver, failures)` (see `fetch_repositories`).
+    `resolve(urls)` is awaited for `(resolver, failures)` (see `fetch_repositories`). With
+    `projects`, git generators may read only repositories the generated Applications'
+    Projects permit (`generator_repo_refusals`), unless the settings allow it.
     """
     meta = document.get("metadata") or {}
     name = str(meta.get("name") or "")
@@ -300,6 +364,15 @@ async def generate(
         settings.expansion,
         limiter=limiter,
     )
+    if projects is not None and git and not settings.allow_generator_repos_outside_project:
+        template = (spec.get("template") or {}).get("spec") or {}
+        refusals = generator_repo_refusals(
+            git, expansion.applications, template.get("project"), projects()
+        )
+        if refusals:
+            result.invalid = "; ".join(refusals)
+            result.refused = True
+            return result
     result.problems.extend(str(error) for error in expansion.errors)
     result.warnings = list(expansion.warnings)
     uid = meta.get("uid")
@@ -333,8 +406,11 @@ class ApplicationSetController:
         repos: RepoHub,
         clusters: Callable[[], Sequence[Cluster]],
         settings: AppSetSettings | None = None,
+        projects: Projects | None = None,
     ) -> None:
+        """`projects`: the hub's Projects, for the generator repository check (None: off)."""
         self.hub = hub
+        self.projects = projects
         self.namespace = namespace
         self.repos = repos
         self.clusters = clusters
@@ -496,12 +572,14 @@ class ApplicationSetController:
             resolve=self._resolve,
             settings=self.settings,
             limiter=self._limiter,
+            projects=self.projects,
         )
         existing = self.applications_of(name)
         if generated.invalid is not None:
             bound.warning("appset.invalid", error=generated.invalid)
-            await self._write_status(obj, _invalid_conditions(generated.invalid), [])
-            return None
+            reason = REPOSITORY_NOT_PERMITTED if generated.refused else "InvalidApplicationSet"
+            await self._write_status(obj, _invalid_conditions(generated.invalid, reason), [])
+            return self.settings.resync_period if generated.refused else None
 
         problems = list(generated.problems)
         window = self._window(name)
@@ -733,12 +811,12 @@ def _generation_view(obj: Mapping[str, Any]) -> Any:
     )
 
 
-def _invalid_conditions(message: str) -> list[Condition]:
+def _invalid_conditions(message: str, reason: str = "InvalidApplicationSet") -> list[Condition]:
     fix = f"{message}; nothing was created, updated or deleted until it is fixed"
     return [
-        Condition(ERROR_OCCURRED, True, "InvalidApplicationSet", fix),
-        Condition(PARAMETERS_GENERATED, False, "InvalidApplicationSet", fix),
-        Condition(RESOURCES_UP_TO_DATE, False, "InvalidApplicationSet", fix),
+        Condition(ERROR_OCCURRED, True, reason, fix),
+        Condition(PARAMETERS_GENERATED, False, reason, fix),
+        Condition(RESOURCES_UP_TO_DATE, False, reason, fix),
     ]
 
 

@@ -32,7 +32,7 @@ from .helm import is_chart, render_helm
 from .kustomize import is_kustomization, render_kustomize
 from .paths import app_directory, check_symlinks
 from .reach import RenderReach
-from .tools import RenderTools, sandbox_status
+from .tools import RenderTools, report_sandbox, sandbox_status
 
 __all__ = [
     "INVALID_MANIFEST",
@@ -47,6 +47,7 @@ __all__ = [
     "RenderReach",
     "RenderTools",
     "render",
+    "report_sandbox",
     "sandbox_status",
     "source_type",
 ]

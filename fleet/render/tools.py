@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import structlog
 from anyio.abc import ByteReceiveStream
+from prometheus_client import CollectorRegistry, Gauge
 
 from . import gitguard, sandbox
 from .errors import (
@@ -50,6 +52,8 @@ DEFAULT_TIMEOUT = 90.0
 DEFAULT_OUTPUT_LIMIT = 64 * 1024 * 1024
 _STDERR_LIMIT = 64 * 1024
 _PATH = "/usr/local/bin:/usr/bin:/bin"
+
+log = structlog.get_logger("fleet.render")
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,34 @@ def sandbox_status() -> tuple[int, str]:
     if abi < 4:
         return abi, "Landlock filesystem rules (no network rules before ABI 4) and static checks"
     return abi, "Landlock filesystem and TCP rules and static checks"
+
+
+def report_sandbox(registry: CollectorRegistry, tools: RenderTools) -> int:
+    """Say at start-up, in the log and as the gauge `fleet_render_sandbox_landlock_abi`, how
+    render tools are confined: an operator must see when only the static checks stand
+    between a repository and the controller's files. Returns the ABI (0: none)."""
+    abi, how = sandbox_status()
+    Gauge(
+        "fleet_render_sandbox_landlock_abi",
+        "Landlock ABI confining helm/kustomize runs; 0: none (static checks only)",
+        registry=registry,
+    ).set(abi)
+    if abi:
+        log.info("render.sandbox", landlock_abi=abi, confinement=how)
+    elif tools.require_sandbox:
+        log.error(
+            "render.sandbox_unavailable",
+            confinement=how,
+            effect="every helm/kustomize render fails (--require-render-sandbox)",
+        )
+    else:
+        log.warning(
+            "render.sandbox_unavailable",
+            confinement=how,
+            hint="a kernel with Landlock (5.13+, ABI 4+ for network rules) confines renders; "
+            "--require-render-sandbox refuses to render without it",
+        )
+    return abi
 
 
 def _git_guard(scratch: Path, python: str) -> Path:
