@@ -19,13 +19,16 @@ import pytest
 import yaml
 from aiohttp import web
 
+from fleet.controllers.desired import DesiredCache
+from fleet.controllers.repos import RepoHub
+from fleet.git.cache import RepoCache
 from fleet.git.urls import cache_key
 from fleet.render import RenderError, RenderReach, RenderTools, gitguard, render
 from fleet.render.sandbox import landlock_abi
 from fleet.render.tools import Confinement, run_tool
 from tests.clusters.harness import simulated_env
 from tests.controllers.harness import Scenario, condition, configmap
-from tests.git.support import Upstream
+from tests.git.support import GitDaemon, Upstream
 from tests.render.conftest import BIN_DIR
 
 pytestmark = pytest.mark.anyio
@@ -307,6 +310,34 @@ async def test_a_chart_still_renders_inside_the_sandbox(tmp_path: Path) -> None:
         {"path": "chart"}, root, app_name="a", namespace="n", tools=tools, reach=TEAM_A
     )
     assert config["metadata"]["name"] == "from-chart"
+
+
+async def test_applications_in_different_projects_never_share_a_render(tmp_path: Path) -> None:
+    """The render cache keys on what the Project lets a render reach: a render one Project may
+    make (a remote base it permits) is never served to an Application of another Project."""
+    _tools("kustomize")
+    served = tmp_path / "srv"
+    served.mkdir()
+    upstream = Upstream(served, "apps")
+    upstream.commit({"app/kustomization.yaml": "resources:\n- cm.yaml\n", "app/cm.yaml": ""})
+    upstream.commit({"app/cm.yaml": configmap("shared", {"k": "v"})})
+    daemon = GitDaemon(served)
+    daemon.start()
+    try:
+        async with RepoCache(tmp_path / "cache") as cache:
+            repos, desired = RepoHub(cache), DesiredCache()
+
+            def app(project: str) -> dict[str, Any]:
+                source = {"repoURL": daemon.url("apps"), "path": "app", "targetRevision": "main"}
+                return {"metadata": {"name": project}, "spec": {"source": source}}
+
+            tools = _tools("kustomize")
+            await desired.get(app("a"), repos, tools, reach=RenderReach(("*",)))
+            await desired.get(app("b"), repos, tools, reach=TEAM_A)
+            await desired.get(app("b2"), repos, tools, reach=TEAM_A)
+    finally:
+        daemon.stop()
+    assert (desired.renders, desired.hits) == (2, 1)
 
 
 # -- end to end: the Application controller on fleet.sim ------------------------------------------
