@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from fleet.sim import crdschema, defaults, errors, objects, paging, patch, ssa
+from fleet.sim import crdschema, defaults, errors, fieldcheck, objects, paging, patch, ssa
 from fleet.sim.discovery import Registry
 from fleet.sim.errors import ApiError
 from fleet.sim.jsonutil import clone
@@ -319,6 +319,7 @@ class ClusterAPI:
             self._check_body(rt, namespace, new, name=name),
             strict=opts.strict,
             warnings=opts.warnings,
+            patch=True,
         )
         return 200, self.write_update(rt, old, obj, opts)
 
@@ -441,12 +442,13 @@ class ClusterAPI:
                     ],
                 },
             )
-        config = crdschema.admit(
-            rt,
-            self._check_body(rt, namespace, body, name=name, apply=True),
-            strict=opts.strict,
-            warnings=opts.warnings,
-        )
+        checked = self._check_body(rt, namespace, body, name=name, apply=True)
+        if rt.builtin:
+            config = fieldcheck.admit_apply(
+                rt, checked, strict=opts.strict, name=name, namespace=namespace
+            )
+        else:
+            config = crdschema.admit(rt, checked, strict=opts.strict, warnings=opts.warnings)
         cm = meta(config)
         if cm.get("managedFields"):
             raise errors.bad_request("metadata.managedFields must be nil")

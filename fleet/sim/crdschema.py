@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fleet.sim import errors
+from fleet.sim import errors, fieldcheck
 from fleet.sim.errors import ApiError
 from fleet.sim.kinds import ResourceType
 
@@ -116,14 +116,24 @@ def _walk_object(value: JSON, schema: Mapping[str, Any], path: str, result: _Res
     return out
 
 
-def admit(rt: ResourceType, obj: JSON, *, strict: bool, warnings: list[str] | None = None) -> JSON:
+def admit(
+    rt: ResourceType,
+    obj: JSON,
+    *,
+    strict: bool,
+    warnings: list[str] | None = None,
+    patch: bool = False,
+) -> JSON:
     """The object as the API server would store it: pruned, or rejected when invalid.
 
     Pruned fields are reported in `warnings` (the API server's `Warning` headers, which kubectl
-    prints) unless `strict` turns them into a 400.
+    prints) unless `strict` turns them into a 400. Built-in kinds are checked against their
+    captured OpenAPI schema (`fieldcheck`).
     """
+    if rt.builtin:
+        return fieldcheck.admit(rt, obj, strict=strict, warnings=warnings, patch=patch)
     schema = rt.openapi_schema
-    if rt.builtin or not schema:
+    if not schema:
         return obj
     result = _Result()
     body = {k: v for k, v in obj.items() if k not in _ROOT_KEYS}

@@ -105,7 +105,16 @@ class Documents:
             group_docs.append(doc)
             self.groups[group] = _dumps({"kind": "APIGroup", "apiVersion": "v1", **doc})
         self.group_list = _dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": group_docs})
-        self.openapi = OpenAPIDocuments(types)
+        self._types = types
+        self._profile = profile
+        self._openapi: OpenAPIDocuments | None = None
+
+    @property
+    def openapi(self) -> OpenAPIDocuments:
+        """The OpenAPI documents, built on first request (installing CRDs does not pay)."""
+        if self._openapi is None:
+            self._openapi = OpenAPIDocuments(self._profile, self._types)
+        return self._openapi
 
 
 class Registry:

@@ -1,70 +1,455 @@
-"""Minimal OpenAPI v3 documents, enough for kubectl to use server-side field validation.
+"""OpenAPI v2 and v3 documents: the real kube-apiserver's, cut to what a cluster serves, plus the
+ones of its CRDs, made the way the real server makes them.
 
-kubectl asks `/openapi/v3` whether PATCH of a kind accepts `fieldValidation` before it sends
-apply and create requests; without an answer it falls back to downloading the full OpenAPI v2
-schema and fails. Each group-version document lists, per resource, the item path with a PATCH
-operation tagged with its group/version/kind and the `fieldValidation` parameter; schemas are
-left out.
+Clients need real documents: kubectl asks `/openapi/v3/<group-version>` whether PATCH accepts
+`fieldValidation` before every apply, `kubectl explain` reads the schemas (and their
+`x-kubernetes-group-version-kind`), and client-go's `OpenAPISchema()` (Argo CD, kubectl's v2
+paths) reads `/openapi/v2` as protobuf. The built-in documents are kube-apiserver v1.36.3's,
+captured into `data/kube-1.36/` (see its README.md); paths of resources and subresources the
+cluster does not serve are left out (so `kubectl explain` and client-side checks see what the
+cluster serves), components and definitions are kept whole.
+
+A CRD's documents come from the captured documents of two template CRDs (one namespaced, one
+cluster-scoped): the template's paths with the names replaced, its List schema likewise, and
+the CRD version's `openAPIV3Schema` with `apiVersion`, `kind`, `metadata` and the
+`x-kubernetes-group-version-kind` extension added, converted to v2 for `/openapi/v2` as the
+server does (`nullable`, `oneOf`/`anyOf`/`not` and CEL rules dropped).
+
+Everything is built lazily: the profile's documents once per process, a cluster's CRD documents
+when first asked for after its CRDs changed. `/openapi/v2` bodies are sent as chunks (the
+profile's shared bytes with the cluster's CRD parts spliced in), so a cluster with CRDs does
+not hold its own copy of the 2 MB document.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import gzip
 import hashlib
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from fleet.sim.kinds import ResourceType
+from fleet.sim import openapi_pb
+
+if TYPE_CHECKING:
+    from fleet.sim.kinds import ResourceType
+    from fleet.sim.profile import Profile
 
 JSON = dict[str, Any]
 
-_PARAMS = [
-    {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-    for name in ("dryRun", "fieldManager", "fieldValidation", "force")
-]
+V2_PROTOBUF_TYPES = (
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+)
+V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
 
 
-def _gv_path(rt: ResourceType) -> str:
-    return f"apis/{rt.group}/{rt.version}" if rt.group else "api/v1"
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
-def gv_document(types: Iterable[ResourceType]) -> bytes:
-    paths: JSON = {}
-    for rt in types:
-        base = "/" + _gv_path(rt)
-        scope = "/namespaces/{namespace}" if rt.namespaced else ""
-        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        patch = {
-            "operationId": f"patch{rt.kind}",
-            "parameters": _PARAMS,
-            "responses": {"200": {"description": "OK"}},
-            "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": gvk,
-        }
-        paths[f"{base}{scope}/{rt.resource}/{{name}}"] = {"patch": patch}
-    doc = {
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.32.0"},
-        "paths": paths,
-        "components": {},
+def _data(name: str) -> bytes:
+    from fleet.sim.profile import DATA_DIR
+
+    return gzip.decompress((DATA_DIR / name).read_bytes())
+
+
+@functools.cache
+def _v3_files() -> dict[str, str]:
+    from fleet.sim.profile import DATA_DIR
+
+    index: dict[str, str] = json.loads((DATA_DIR / "openapi-v3" / "index.json").read_text())
+    return index
+
+
+@functools.cache
+def captured_v3(path: str) -> JSON:
+    """The real server's `/openapi/v3/<path>` document (parsed; callers must not mutate it)."""
+    doc: JSON = json.loads(_data("openapi-v3/" + _v3_files()[path]))
+    return doc
+
+
+@functools.cache
+def _templates() -> JSON:
+    data: JSON = json.loads(_data("crd-templates.json.gz"))
+    return data
+
+
+def schema_hash(body: bytes) -> str:
+    """The hash kube-apiserver puts in `/openapi/v3` URLs (SHA-512, upper-case hex)."""
+    return hashlib.sha512(body).hexdigest().upper()
+
+
+# -- which paths a cluster serves ---------------------------------------------------------------
+
+
+def _parse(path: str) -> tuple[str, str, list[str]] | None:
+    """(group, version, rest) of an API path, or None for a path outside /api and /apis."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        return "", "v1", parts[2:]
+    if parts and parts[0] == "apis" and len(parts) >= 3:
+        return parts[1], parts[2], parts[3:]
+    return None
+
+
+class ServedPaths:
+    """Whether a cluster with these types serves a path of an OpenAPI document."""
+
+    def __init__(self, types: Iterable[ResourceType]) -> None:
+        self.by_gvr = {(t.group, t.version, t.resource): t for t in types}
+        self.group_versions = {(t.group, t.version) for t in self.by_gvr.values()}
+        self.groups = {t.group for t in self.by_gvr.values()}
+
+    def __call__(self, path: str) -> bool:
+        parsed = _parse(path)
+        if parsed is None:
+            parts = [p for p in path.split("/") if p]
+            if parts[:1] == ["apis"] and len(parts) == 2:  # /apis/<group>/
+                return parts[1] in self.groups
+            return True  # /api/, /apis/, /version/, /.well-known/..., /openid/...
+        group, version, rest = parsed
+        if not rest:  # the group-version's resource list
+            return (group, version) in self.group_versions
+        if rest[0] == "watch":  # deprecated watch paths: the simulator serves ?watch=true only
+            return False
+        if rest[0] == "namespaces" and len(rest) >= 3 and rest[1] == "{namespace}":
+            rest = rest[2:]
+        rt = self.by_gvr.get((group, version, rest[0]))
+        if rt is None:
+            return False
+        sub = rest[2] if len(rest) > 2 else ""
+        return (
+            not sub
+            or (sub == "status" and rt.has_status)
+            or (sub == "scale" and rt.scale is not None)
+            or (sub == "finalize" and rt.gr == "namespaces.")
+        )
+
+
+# -- the profile's documents --------------------------------------------------------------------
+
+
+class BaseDocuments:
+    """A profile's OpenAPI documents, cut from the captured ones; built once per process."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self._served = ServedPaths(profile.types)
+        self._v3: dict[str, bytes] | None = None
+        self._v2_json: tuple[bytes, bytes, bytes] | None = None
+        self._v2_proto: bytes | None = None
+
+    def v3(self) -> dict[str, bytes]:
+        """path -> serialized document, for every document with a served path."""
+        if self._v3 is None:
+            out: dict[str, bytes] = {}
+            for path in _v3_files():
+                doc = captured_v3(path)
+                paths = {p: item for p, item in doc.get("paths", {}).items() if self._served(p)}
+                if not paths and doc.get("paths"):
+                    continue
+                out[path] = _dumps({**doc, "paths": paths})
+            self._v3 = out
+        return self._v3
+
+    def v2_json(self) -> tuple[bytes, bytes, bytes]:
+        """The v2 JSON document in three parts: up to the last path item, then up to the last
+        definition, then the closing braces (CRD paths and definitions go in between)."""
+        if self._v2_json is None:
+            doc = json.loads(_data("openapi-v2.json.gz"))
+            paths = {p: item for p, item in doc.pop("paths").items() if self._served(p)}
+            definitions = doc.pop("definitions")
+            head = _dumps(doc)[:-1] + b',"paths":' + _dumps(paths)[:-1]
+            middle = b'},"definitions":' + _dumps(definitions)[:-1]
+            self._v2_json = (head, middle, b"}}")
+        return self._v2_json
+
+    def v2_proto(self) -> bytes:
+        if self._v2_proto is None:
+            self._v2_proto = openapi_pb.filter_paths(_data("openapi-v2.pb.gz"), self._served)
+        return self._v2_proto
+
+
+@functools.cache
+def base_documents(profile: Profile) -> BaseDocuments:
+    return BaseDocuments(profile)
+
+
+# -- CRD documents ------------------------------------------------------------------------------
+
+
+def operation_id(name: str, capitalize: bool) -> str:
+    """kube-openapi's ToValidOperationID: separators dropped, the next letter upper-cased."""
+    out = []
+    upper = capitalize
+    for i, char in enumerate(name):
+        if char.isalpha() or char == "_" or (i and char.isdigit()):
+            out.append(char.upper() if upper else char)
+            upper = False
+        else:
+            upper = True
+    return "".join(out)
+
+
+def _reversed_group(group: str) -> str:
+    return ".".join(reversed(group.split(".")))
+
+
+def definition_name(group: str, version: str, kind: str) -> str:
+    """The component (v3) and definition (v2) name of a CRD kind: `dev.gitops.fleet.v1.App`."""
+    return f"{_reversed_group(group)}.{version}.{kind}"
+
+
+def _article(noun: str) -> str:
+    """apiserver's GetArticleForNoun (padded with spaces): " a ", " an ", or " " for plurals."""
+    if noun.endswith("s") and not noun.endswith("ss"):
+        return " "
+    return " an " if noun[:1].lower() in "aeiou" else " a "
+
+
+def _substitute(value: Any, rt: ResourceType, template_kind: str) -> Any:
+    """A template part with the template CRD's names replaced by `rt`'s."""
+    tmpl = _templates()
+    group, version = str(tmpl["group"]), str(tmpl["version"])
+    text = json.dumps(value)
+    for old, new in (
+        (_article(template_kind) + template_kind, _article(rt.kind) + template_kind),
+        (_reversed_group(group), _reversed_group(rt.group)),
+        (group, rt.group),
+        (operation_id(group, True), operation_id(rt.group, True)),
+        (operation_id(group, False), operation_id(rt.group, False)),
+        (operation_id(version, True), operation_id(rt.version, True)),
+        (version, rt.version),
+        (template_kind.lower() + "s", rt.resource),
+        (template_kind, rt.kind),
+    ):
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+def _template_kind(rt: ResourceType) -> str:
+    kinds: dict[str, str] = _templates()["kinds"]
+    return kinds["Namespaced" if rt.namespaced else "Cluster"]
+
+
+def _template_prefix() -> str:
+    tmpl = _templates()
+    return definition_name(tmpl["group"], tmpl["version"], "")
+
+
+def _subresource_kept(path: str, rt: ResourceType) -> bool:
+    if path.endswith("/status"):
+        return rt.has_status
+    if path.endswith("/scale"):
+        return rt.scale is not None
+    return True
+
+
+def v3_schema(rt: ResourceType) -> JSON:
+    """The component of a CRD version, as kube-apiserver's CRD OpenAPI builder makes it."""
+    tmpl_kind = _template_kind(rt)
+    template = _templates()["v3"]["components"]["schemas"][_template_prefix() + tmpl_kind]
+    return _object_schema(rt, template, v2=False)
+
+
+def _object_schema(rt: ResourceType, template: Mapping[str, Any], *, v2: bool) -> JSON:
+    source: JSON = copy.deepcopy(dict(rt.openapi_schema or {}))
+    source = _v2_schema(source) if v2 else _v3_schema(source)
+    properties = dict(source.get("properties") or {})
+    for name in ("apiVersion", "kind", "metadata"):
+        properties[name] = copy.deepcopy(template["properties"][name])
+    gvk = [{"group": rt.group, "kind": rt.kind, "version": rt.version}]
+    out: JSON = {k: v for k, v in source.items() if k not in ("properties", "type")}
+    out = {"type": "object", **out, "properties": dict(sorted(properties.items()))}
+    out["x-kubernetes-group-version-kind"] = gvk
+    return out
+
+
+def _v3_schema(node: Any) -> Any:
+    """A CRD schema as published in v3: int-or-string fields get their `anyOf`."""
+    if isinstance(node, list):
+        return [_v3_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: JSON = {k: _v3_schema(v) for k, v in node.items()}
+    if out.get("x-kubernetes-int-or-string") and "anyOf" not in out and "allOf" not in out:
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    return out
+
+
+def _v2_schema(node: Any) -> Any:
+    """A structural v3 schema as kube-apiserver publishes it in v2 (`ToStructuralOpenAPIV2`):
+    no allOf/oneOf/anyOf/not; a nullable or unknown-preserving node loses its type, items and
+    properties (kubectl cannot cope with them), a nullable property its `required` entry."""
+    if isinstance(node, list):
+        return [_v2_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: JSON = {}
+    for key, value in node.items():
+        if key in ("nullable", "allOf", "oneOf", "anyOf", "not"):
+            continue
+        if key in ("properties", "patternProperties", "definitions"):
+            out[key] = {k: _v2_schema(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties"):
+            out[key] = _v2_schema(value)
+        else:
+            out[key] = value
+    if node.get("nullable") or node.get("x-kubernetes-preserve-unknown-fields"):
+        for key in ("type", "items", "properties"):
+            out.pop(key, None)
+    if out.get("type") == "array" and "items" not in out:
+        out.pop("type")
+    nullable = [k for k, v in (node.get("properties") or {}).items() if v.get("nullable")]
+    if nullable and out.get("required"):
+        out["required"] = [r for r in out["required"] if r not in nullable]
+        if not out["required"]:
+            out.pop("required")
+    return out
+
+
+def _list_schema(rt: ResourceType, *, v2: bool) -> JSON:
+    tmpl_kind = _template_kind(rt)
+    if v2:
+        template = _templates()["v2"]["definitions"][_template_prefix() + tmpl_kind + "List"]
+    else:
+        template = _templates()["v3"]["components"]["schemas"][
+            _template_prefix() + tmpl_kind + "List"
+        ]
+    substituted: JSON = _substitute(template, rt, tmpl_kind)
+    return substituted
+
+
+def v3_document(types: list[ResourceType]) -> JSON:
+    """The `/openapi/v3/apis/<group>/<version>` document of one CRD group-version."""
+    tmpl = _templates()["v3"]
+    prefix = _template_prefix()
+    scaled = any(rt.scale is not None for rt in types)
+    components = {
+        name: schema
+        for name, schema in tmpl["components"]["schemas"].items()
+        if not name.startswith(prefix) and (scaled or not name.startswith(_SCALE))
     }
-    return json.dumps(doc, separators=(",", ":")).encode()
+    paths: JSON = {}
+    for rt in sorted(types, key=lambda t: t.resource):
+        tmpl_kind = _template_kind(rt)
+        plural = "/" + tmpl_kind.lower() + "s"
+        for path, item in tmpl["paths"].items():
+            if plural in path and _subresource_kept(path, rt):
+                new_path, new_item = _substitute([path, item], rt, tmpl_kind)
+                paths[new_path] = new_item
+        name = definition_name(rt.group, rt.version, rt.kind)
+        components[name] = v3_schema(rt)
+        components[name + "List"] = _list_schema(rt, v2=False)
+    return {
+        "openapi": tmpl["openapi"],
+        "info": tmpl["info"],
+        "paths": dict(sorted(paths.items())),
+        "components": {**tmpl["components"], "schemas": dict(sorted(components.items()))},
+    }
+
+
+def v2_definitions(types: Iterable[ResourceType]) -> JSON:
+    """The `/openapi/v2` definitions of CRD versions (object and list)."""
+    prefix = _template_prefix()
+    out: JSON = {}
+    for rt in types:
+        tmpl_kind = _template_kind(rt)
+        template = _templates()["v2"]["definitions"][prefix + tmpl_kind]
+        name = definition_name(rt.group, rt.version, rt.kind)
+        out[name] = _object_schema(rt, template, v2=True)
+        out[name + "List"] = _list_schema(rt, v2=True)
+    return out
+
+
+# -- one cluster's documents --------------------------------------------------------------------
+
+
+@dataclass
+class _CRDParts:
+    v3: dict[str, bytes]
+    v2_definitions: bytes
+    v2_proto: bytes
 
 
 class OpenAPIDocuments:
-    """The root index and one document per group-version, serialized once."""
+    """A cluster's OpenAPI documents: its profile's plus its CRDs', built on first request."""
 
-    def __init__(self, types: Iterable[ResourceType]) -> None:
-        by_gv: dict[str, list[ResourceType]] = {}
-        for rt in types:
-            by_gv.setdefault(_gv_path(rt), []).append(rt)
-        self.documents = {gv: gv_document(members) for gv, members in by_gv.items()}
-        index = {
-            gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash={_hash(body)}"}
-            for gv, body in self.documents.items()
-        }
-        self.root = json.dumps({"paths": index}, separators=(",", ":")).encode()
+    def __init__(self, profile: Profile, crd_types: Iterable[ResourceType] = ()) -> None:
+        self.base = base_documents(profile)
+        self.crd_types = [t for t in crd_types if not t.builtin]
+        self._crd: _CRDParts | None = None
+        self._root: bytes | None = None
+
+    def _crd_parts(self) -> _CRDParts:
+        if self._crd is None:
+            by_gv: dict[str, list[ResourceType]] = {}
+            for rt in self.crd_types:
+                by_gv.setdefault(f"apis/{rt.group}/{rt.version}", []).append(rt)
+            v3 = {gv: _dumps(v3_document(types)) for gv, types in by_gv.items()}
+            definitions = v2_definitions(self.crd_types)
+            v2_json = b"".join(
+                b"," + _dumps(name) + b":" + _dumps(schema) for name, schema in definitions.items()
+            )
+            self._crd = _CRDParts(v3, v2_json, openapi_pb.definitions(definitions))
+        return self._crd
+
+    @property
+    def documents(self) -> dict[str, bytes]:
+        """`/openapi/v3/<path>` bodies by path."""
+        base = self.base.v3()
+        if not self.crd_types:
+            return base
+        return {**base, **self._crd_parts().v3}
+
+    @property
+    def root(self) -> bytes:
+        """The `/openapi/v3` index: every document with the hash of its current body."""
+        if self._root is None:
+            index = {
+                path: {"serverRelativeURL": f"/openapi/v3/{path}?hash={schema_hash(body)}"}
+                for path, body in sorted(self.documents.items())
+            }
+            self._root = _dumps({"paths": index})
+        return self._root
+
+    def v2_json_chunks(self) -> list[bytes]:
+        head, middle, tail = self.base.v2_json()
+        if not self.crd_types:
+            return [head, middle, tail]
+        return [head, middle, self._crd_parts().v2_definitions, tail]
+
+    def v2_proto_chunks(self) -> list[bytes]:
+        base = self.base.v2_proto()
+        if not self.crd_types:
+            return [base]
+        return [base, self._crd_parts().v2_proto]
 
 
-def _hash(body: bytes) -> str:
-    return hashlib.sha512(body).hexdigest()[:128].upper()
+def negotiate_v2(accept: str) -> str | None:
+    """ "json", "protobuf" or None (406) for an Accept header, as kube-apiserver decides."""
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate(accept.split(",") if accept.strip() else ["*/*"]):
+        media, *params = [p.strip() for p in part.split(";")]
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media in V2_PROTOBUF_TYPES:
+            found = "protobuf"
+        elif media in ("application/json", "application/*", "*/*"):
+            found = "json"
+        else:
+            continue
+        if quality > 0 and (best is None or quality > best[0]):
+            best = (quality, position, found)
+    return best[2] if best else None

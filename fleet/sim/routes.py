@@ -7,7 +7,7 @@ remove resources at run time, and one catch-all route keeps the router tiny for 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -18,6 +18,12 @@ from fleet.sim.auth import READ_VERBS, Role, user_of
 from fleet.sim.discovery import api_versions
 from fleet.sim.errors import ApiError
 from fleet.sim.kinds import NAMESPACES, ResourceType
+from fleet.sim.openapi import (
+    V2_PROTOBUF_CONTENT_TYPE,
+    OpenAPIDocuments,
+    negotiate_v2,
+    schema_hash,
+)
 from fleet.sim.patch import APPLY_PATCH
 from fleet.sim.selectors import parse_field_selector, parse_label_selector
 
@@ -169,13 +175,8 @@ async def dispatch(
             if body is None:
                 raise errors.resource_not_found()
             return raw_response(body)
-        if segments == ["openapi", "v3"]:
-            return raw_response(docs.openapi.root)
-        if segments[:2] == ["openapi", "v3"]:
-            body = docs.openapi.documents.get("/".join(segments[2:]))
-            if body is None:
-                raise errors.resource_not_found()
-            return raw_response(body)
+        if segments[:1] == ["openapi"]:
+            return await _serve_openapi(request, segments, docs.openapi)
         if segments and segments[0] in ("healthz", "livez", "readyz"):
             return web.Response(text="ok", content_type="text/plain")
     if len(segments) >= 3 and segments[:2] == ["api", "v1"]:
@@ -190,6 +191,62 @@ async def dispatch(
     if role != "admin" and verb not in READ_VERBS:
         raise _forbidden(role, verb, target)
     return await _serve(cluster, request, target, verb)
+
+
+class _Discarded(list[str]):
+    """A warnings list that keeps nothing (fieldValidation=Ignore)."""
+
+    def append(self, item: str) -> None:
+        pass
+
+    def extend(self, items: Iterable[str]) -> None:
+        pass
+
+
+_DISCARDED = _Discarded()
+_NOT_ACCEPTABLE = ApiError(406, "only the following media types are accepted: application/json")
+
+
+async def _serve_openapi(
+    request: web.Request, segments: list[str], openapi: OpenAPIDocuments
+) -> web.StreamResponse:
+    """`/openapi/v2` (JSON or protobuf, by Accept), `/openapi/v3` and its documents."""
+    if segments == ["openapi", "v2"]:
+        chosen = negotiate_v2(request.headers.get("Accept", ""))
+        if chosen is None:
+            raise ApiError(
+                406,
+                "only the following media types are accepted: application/json, "
+                + V2_PROTOBUF_CONTENT_TYPE,
+            )
+        if chosen == "protobuf":
+            chunks, content_type = openapi.v2_proto_chunks(), V2_PROTOBUF_CONTENT_TYPE
+        else:
+            chunks, content_type = openapi.v2_json_chunks(), _JSON_TYPE
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.content_length = sum(len(c) for c in chunks)
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+    if segments == ["openapi", "v3"]:
+        return web.Response(body=openapi.root, content_type="text/plain", charset="utf-8")
+    if segments[:2] == ["openapi", "v3"] and len(segments) > 2:
+        body = openapi.documents.get("/".join(segments[2:]))
+        if body is None:
+            return web.Response(status=404)
+        accept = request.headers.get("Accept", "")
+        if accept and "json" not in accept and "*/*" not in accept:
+            raise _NOT_ACCEPTABLE  # protobuf v3 documents are not served
+        digest = schema_hash(body)
+        headers = {"Etag": f'"{digest}"', "Vary": "Accept"}
+        if request.query.get("hash") == digest:
+            headers["Cache-Control"] = "public, immutable"
+        else:
+            headers["Cache-Control"] = "no-cache, private"
+        return web.Response(body=body, content_type=_JSON_TYPE, headers=headers)
+    raise errors.resource_not_found()
 
 
 async def _serve(
@@ -254,6 +311,8 @@ async def _serve(
         subresource=target.subresource,
         strict=query.get("fieldValidation", "") == "Strict",
     )
+    if query.get("fieldValidation", "") == "Ignore":
+        opts.warnings = _DISCARDED  # unknown fields are dropped without a Warning header
     if verb == "patch":
         code, result = api.patch(rt, ns, name, content_type, raw, opts)
         return json_response(code, result, opts.warnings)
