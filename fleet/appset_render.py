@@ -17,6 +17,7 @@ from generators.base import Cluster, Environment
 from generators.errors import GeneratorError, InvalidApplicationSetError
 from generators.expand import expand
 from generators.fields import expect_list, expect_mapping, expect_str, optional_str, string_map
+from generators.limits import DEFAULT_LIMITS, ExpansionLimits
 from generators.model import parse_application_set
 from generators.repos import LocalRepoResolver
 from generators.yamlio import describe_yaml_error, load, load_all
@@ -87,8 +88,12 @@ def render_applications(
     clusters_path: str | None = None,
     repos: Mapping[str, str] | None = None,
     in_cluster: bool = True,
+    limits: ExpansionLimits = DEFAULT_LIMITS,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The Applications of every ApplicationSet in the file, and warnings; raises on any error."""
+    """The Applications of every ApplicationSet in the file, and warnings; raises on any error.
+
+    Each ApplicationSet is expanded within `limits` (the controller's defaults): a template
+    that would exhaust memory or run for hours fails with one line naming the field."""
     try:
         documents = load_all(read_text(appset_path))
     except yaml.YAMLError as error:
@@ -104,7 +109,7 @@ def render_applications(
         for index, document in enumerate(documents):
             source = appset_path if len(documents) == 1 else f"{appset_path}[{index}]"
             appset = parse_application_set(document, source)
-            expansion = expand(appset, env)
+            expansion = expand(appset, env, limits)
             if expansion.errors:
                 raise InputError(f"{source}: {expansion.errors[0]}")
             applications.extend(expansion.applications)

@@ -68,21 +68,28 @@ def _single_tag(tag: str, key: str) -> StringRender:
 
 
 def _split(source: str, field: str) -> tuple[list[str], list[str]]:
+    """Texts and tags, scanning by index (slicing off the rest each time is quadratic)."""
     texts: list[str] = []
     tags: list[str] = []
-    rest = source
+    pos = 0
     while True:
-        start = rest.find("{{")
+        start = source.find("{{", pos)
         if start < 0:
-            texts.append(rest)
+            texts.append(source[pos:])
             return texts, tags
-        texts.append(rest[:start])
-        rest = rest[start + 2 :]
-        end = rest.find("}}")
+        texts.append(source[pos:start])
+        end = source.find("}}", start + 2)
         if end < 0:
+            rest = source[start + 2 :]
             raise TemplateError(
-                f"invalid template {source!r}: cannot find end tag '}}}}' after {rest!r}",
+                f"invalid template {_clip(source)!r}: cannot find end tag '}}}}' after "
+                f"{_clip(rest)!r}",
                 field=field,
             )
-        tags.append(rest[:end])
-        rest = rest[end + 2 :]
+        tags.append(source[start + 2 : end])
+        pos = end + 2
+
+
+def _clip(text: str) -> str:
+    """Error messages quote the template: at most its first 200 characters."""
+    return text if len(text) <= 200 else text[:200] + "..."

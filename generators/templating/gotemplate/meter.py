@@ -17,8 +17,8 @@ from contextvars import ContextVar
 MIB = 1 << 20
 MAX_STRING = 1 << 20
 """No function may build a string larger than this (the output limit of one field)."""
-MAX_ITEMS = 1 << 20
-"""No function may build a list or map with more entries than this."""
+MAX_ITEMS = 1 << 17
+"""No function may build a list or map with more entries than this (131,072)."""
 ITEM_COST = 64
 """Bytes charged per list or map entry built: about a pointer plus a small object."""
 CHECK_EVERY = 1024
@@ -98,7 +98,8 @@ def check_size(n: int, what: str) -> None:
     A cap on one result; what results add up to is charged by the interpreter (`cost`)."""
     if n > MAX_STRING:
         raise LimitFuncError(
-            f"{what} result of {n} bytes exceeds the limit of {MAX_STRING} bytes",
+            f"{what}: the result would be {n} bytes, over the limit of {MAX_STRING} bytes "
+            "for one string",
             "template_memory_bytes",
         )
 
@@ -107,7 +108,8 @@ def check_items(n: int, what: str) -> None:
     """Refuse before building a list or map of `n` entries."""
     if n > MAX_ITEMS:
         raise LimitFuncError(
-            f"{what} result of {n} entries exceeds the limit of {MAX_ITEMS} entries",
+            f"{what}: the result would hold {n} entries, over the limit of {MAX_ITEMS} "
+            "for one list or map",
             "template_memory_bytes",
         )
 
