@@ -45,6 +45,7 @@ from fleet.controllers.appset import (
 from fleet.controllers.appset_plan import Plan, PlanError, deletion_budget, plan
 from fleet.controllers.repos import RepoHub
 from fleet.kube import KubeError, NotFound, request_json
+from fleet.redaction import redact
 from generators.base import Cluster
 from generators.repos import LocalRepoResolver, RepoResolver
 from generators.yamlio import describe_yaml_error, load_all
@@ -100,7 +101,7 @@ async def appset_diff(
         documents = _documents(appset_path)
         mappings = parse_repo_mappings(repo_mappings)
     except InputError as error:
-        print(f"fleet: {error}", file=err)
+        print(f"fleet: {redact(str(error))}", file=err)
         return EXIT_INPUT
     try:
         clusters, clusters_error = await _hub_clusters(hub, namespace)
@@ -122,17 +123,16 @@ async def appset_diff(
                     )
                 )
     except InputError as error:
-        print(f"fleet: {error}", file=err)
+        print(f"fleet: {redact(str(error))}", file=err)
         return EXIT_INPUT
     except HubError as error:
-        print(f"fleet: {error}", file=err)
+        print(f"fleet: {redact(str(error))}", file=err)
         return EXIT_HUB
     if output == "json":
-        out.write(json.dumps({"applicationSets": [r[2] for r in results]}, indent=2) + "\n")
+        text = json.dumps({"applicationSets": [r[2] for r in results]}, indent=2) + "\n"
     else:
-        out.write(
-            "".join(_text(generated, the_plan, info) for generated, the_plan, info in results)
-        )
+        text = "".join(_text(generated, the_plan, info) for generated, the_plan, info in results)
+    out.write(redact(text))  # for pull-request review: CI logs must not get a repoURL's password
     return EXIT_OK
 
 

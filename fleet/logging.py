@@ -13,6 +13,8 @@ import sys
 
 import structlog
 
+from fleet.redaction import log_processor
+
 _configured = False
 
 
@@ -31,6 +33,20 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def processors(renderer: structlog.typing.Processor) -> list[structlog.typing.Processor]:
+    """The processor chain of every fleet process, ending in `renderer`. Redaction runs last
+    before rendering, after tracebacks are formatted, so nothing reaches the log unredacted."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        log_processor,
+        renderer,
+    ]
+
+
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     global _configured
     if _configured:
@@ -45,14 +61,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=processors(renderer),
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),

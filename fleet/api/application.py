@@ -1,11 +1,16 @@
 """The `Application` resource (fleet.gitops.dev/v1alpha1): Argo CD's Application, one source.
 
 `parse_application` checks what the controller relies on before it touches a cluster (one
-source with a repoURL, a destination naming exactly one of server or name) and reports the
-field path when something is wrong; the rest of the spec stays in `raw` for the components
-that read it (render, sync). `resolve_destination` turns the destination into the registered
-cluster it means, with Argo CD's error wording, and `to_fleet` relabels an Application the
-generators produced in Argo CD's group as fleet's.
+source with a repoURL, a destination naming exactly one of server or name, and the type and
+range of every syncPolicy and ignoreDifferences field the sync engine reads) and reports the
+field path when something is wrong, so the reason lands in the Application's InvalidSpecError
+condition instead of surfacing later as an exception only the log sees. The rest of the spec
+stays in `raw` for the components that read it (render, sync). No string field may hold a NUL
+byte (no path, URL or name legitimately does; the OS refuses them).
+
+`resolve_destination` turns the destination into the registered cluster it means, with Argo
+CD's error wording, and `to_fleet` relabels an Application the generators produced in Argo CD's
+group as fleet's.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from fleet.sync.retry import parse_duration
 
 GROUP = "fleet.gitops.dev"
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -82,6 +89,8 @@ def _string(value: Any, path: str, *, required: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidApplicationError(path, "expected a string")
+    if "\x00" in value:
+        raise InvalidApplicationError(path, "must not contain a NUL byte")
     return value
 
 
@@ -91,6 +100,68 @@ def _bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidApplicationError(path, "expected a boolean")
     return value
+
+
+def _strings(value: Any, path: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidApplicationError(path, "expected a list of strings")
+    return [_string(item, f"{path}[{index}]") for index, item in enumerate(value)]
+
+
+def _number(value: Any, path: str, *, minimum: float) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidApplicationError(path, "expected a number")
+    if value < minimum:
+        raise InvalidApplicationError(path, f"must be at least {minimum:g}, got {value}")
+
+
+def _duration(value: Any, path: str) -> None:
+    """Argo CD's durations ("5s", "3m", "1m30s") or seconds; never negative."""
+    if value is None or value == "":
+        return
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidApplicationError(path, 'expected a duration such as "30s" or "2m"')
+    try:
+        seconds = parse_duration(value, 0.0)
+    except ValueError:
+        raise InvalidApplicationError(
+            path, f'{value!r} is not a duration such as "30s", "2m" or "1m30s"'
+        ) from None
+    if seconds < 0:
+        raise InvalidApplicationError(path, f"must not be negative, got {value!r}")
+
+
+def _check_sync_policy(policy: Mapping[str, Any], automated: Mapping[str, Any]) -> None:
+    """Everything of syncPolicy the sync engine reads (fleet.sync.spec.AppSpec)."""
+    for flag in ("prune", "selfHeal", "allowEmpty"):
+        _bool(automated.get(flag), f"spec.syncPolicy.automated.{flag}")
+    _strings(policy.get("syncOptions"), "spec.syncPolicy.syncOptions")
+    retry = _object(policy.get("retry"), "spec.syncPolicy.retry")
+    limit = retry.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidApplicationError("spec.syncPolicy.retry.limit", "expected an integer")
+    backoff = _object(retry.get("backoff"), "spec.syncPolicy.retry.backoff")
+    _duration(backoff.get("duration"), "spec.syncPolicy.retry.backoff.duration")
+    _duration(backoff.get("maxDuration"), "spec.syncPolicy.retry.backoff.maxDuration")
+    _number(backoff.get("factor"), "spec.syncPolicy.retry.backoff.factor", minimum=1)
+
+
+def _check_ignore_differences(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise InvalidApplicationError("spec.ignoreDifferences", "expected a list")
+    for index, entry in enumerate(value):
+        path = f"spec.ignoreDifferences[{index}]"
+        rule = _object(entry, path, required=True)
+        for key in ("group", "kind", "name", "namespace"):
+            _string(rule.get(key), f"{path}.{key}")
+        for key in ("jsonPointers", "jqPathExpressions", "managedFieldsManagers"):
+            _strings(rule.get(key), f"{path}.{key}")
 
 
 def _source(value: Any) -> Source:
@@ -151,6 +222,8 @@ def parse_application(obj: Mapping[str, Any]) -> Application:
     is_automated = automated_value is not None and enabled is not False
     if enabled is not None:
         _bool(enabled, "spec.syncPolicy.automated.enabled")
+    _check_sync_policy(policy, automated)
+    _check_ignore_differences(spec.get("ignoreDifferences"))
     return Application(
         name=name,
         namespace=_string(meta.get("namespace"), "metadata.namespace"),

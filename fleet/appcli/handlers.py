@@ -25,12 +25,13 @@ from fleet.appcli.hub import (
     without_managed_fields,
 )
 from fleet.kube import KubeError
+from fleet.redaction import redact
 
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text)
+    sys.stdout.write(redact(text))  # never print a credential (a repoURL's password)
     sys.stdout.flush()
 
 
@@ -187,9 +188,9 @@ def run_command(command: str, args: argparse.Namespace) -> int:
         code: int = anyio.run(handler, args)
     except CliError as error:
         one_line = " ".join(str(error).split())  # git and tools answer on several lines
-        print(f"fleet: {one_line}", file=sys.stderr)
+        print(f"fleet: {redact(one_line)}", file=sys.stderr)
         return error.code
     except KubeError as error:  # a hub call not mapped where it was made
-        print(f"fleet: {hub_error(error)}", file=sys.stderr)
+        print(f"fleet: {redact(str(hub_error(error)))}", file=sys.stderr)
         return EXIT_FAILED
     return code

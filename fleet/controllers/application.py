@@ -10,6 +10,9 @@ Application is looked at again every resync period.
 
 Safety: nothing is applied or pruned unless the desired state is fully known. A git, render,
 project or cluster error is written to `status.conditions` and changes nothing on the cluster.
+So is any other exception a reconcile raises (a condition naming its type, the details in the
+log): no reason an Application is not progressing is only in the log. Every status written is
+redacted first (fleet.redaction): no credential from a repoURL or an error reaches it.
 Deleting an Application that carries Argo CD's resources finalizer deletes what it deployed
 first; without the finalizer its resources stay (preserveResourcesOnDeletion).
 """
@@ -45,6 +48,7 @@ from fleet.git.events import RepoMoved
 from fleet.git.urls import normalize_url
 from fleet.kube import KubeError, NotFound, request_json
 from fleet.kube.watch import list_and_watch
+from fleet.redaction import redact_status
 from fleet.render import RenderReach, RenderTools
 from fleet.server.metrics import Metrics
 from fleet.sync.discovery import UnknownKind
@@ -295,6 +299,11 @@ class ApplicationController:
                 after = await self._reconcile(name)
             result = "ok"
             return after
+        except Blocked:
+            raise  # already in the Application's status
+        except Exception as error:
+            await self._unexpected(name, error)
+            raise  # the work queue backs off and retries
         finally:
             if self.metrics is not None:
                 self.metrics.reconciles.labels("application", result).inc()
@@ -338,6 +347,38 @@ class ApplicationController:
             return self._resync()
         log_.debug("application.reconciled", sync=rt.status.sync_status, health=rt.status.health)
         return self._resync()
+
+    async def _unexpected(self, name: str, error: Exception) -> None:
+        """Put an error no other branch reported into the Application's status: a condition
+        naming the exception's type (the traceback goes to the log, not to the hub)."""
+        app = self.apps.get(name)
+        rt = self._runtimes.get(name)
+        if app is None or rt is None or (app.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        if isinstance(error, TimeoutError):
+            message = (
+                f"the reconcile did not finish within {self.settings.reconcile_timeout:g}s; "
+                "it is retried"
+            )
+        else:
+            message = (
+                f"unexpected {type(error).__name__} while reconciling (details in the "
+                "controller log); it is retried"
+            )
+        log.warning(
+            "application.reconcile_failed",
+            app=f"{self.namespace}/{name}",
+            error_type=type(error).__name__,
+            exc_info=error,
+        )
+        try:
+            await self._blocked(name, app, rt, Blocked(COMPARISON_ERROR, message, retry=True))
+        except Exception as write_error:  # the hub itself failing: the queue's backoff retries
+            log.warning(
+                "application.status_write_failed",
+                app=f"{self.namespace}/{name}",
+                error=str(write_error) or type(write_error).__name__,
+            )
 
     # -- sharding hook --
     def _owner_cluster(self, app: Obj) -> str:
@@ -533,7 +574,7 @@ class ApplicationController:
     async def _write_status(self, name: str, rt: _Runtime) -> None:
         """Patch the status subresource, only when something other than timestamps changed
         (a steady fleet costs the hub no writes)."""
-        doc = rt.status.to_dict()
+        doc = redact_status(rt.status.to_dict())
         text = self._comparable(json.loads(json.dumps(doc)))
         if text == rt.written:
             return

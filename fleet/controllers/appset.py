@@ -95,6 +95,10 @@ runs: more threads would not expand faster, only take more turns from the event 
 """Seconds an Application event waits before its ApplicationSet is looked at (coalescing)."""
 
 
+class Reported(RuntimeError):
+    """Raised after the reason is already in the ApplicationSet's status (back off, retry)."""
+
+
 class ClustersUnavailable(Exception):
     """The hub's Cluster list is not known (not listed yet, or the hub watch is failing)."""
 
@@ -558,7 +562,37 @@ class ApplicationSetController:
             obj = self._appsets.get(name)
             if obj is None or obj["metadata"].get("deletionTimestamp"):
                 return None
-            return await self._reconcile(name, obj)
+            try:
+                return await self._reconcile(name, obj)
+            except Reported:
+                raise
+            except Exception as error:  # no reason to stall may be only in the log
+                await self._unexpected(obj, error)
+                raise  # the work queue backs off and retries
+
+    async def _unexpected(self, obj: dict[str, Any], error: Exception) -> None:
+        """An error no other branch reported: a condition naming its type (the traceback goes
+        to the log, not to the hub). Nothing was deleted: deletions follow a complete plan."""
+        name = obj["metadata"]["name"]
+        log.warning(
+            "appset.reconcile_failed", appset=name, error_type=type(error).__name__, exc_info=error
+        )
+        message = (
+            f"unexpected {type(error).__name__} while reconciling (details in the controller "
+            "log); nothing was deleted; it is retried"
+        )
+        reason = "ReconcileError"
+        conditions = [
+            Condition(ERROR_OCCURRED, True, reason, message),
+            Condition(PARAMETERS_GENERATED, False, reason, message),
+            Condition(RESOURCES_UP_TO_DATE, False, reason, message),
+        ]
+        try:
+            await self._write_status(
+                obj, conditions, list((obj.get("status") or {}).get("resources") or [])
+            )
+        except Exception as write_error:  # the hub itself failing: the queue's backoff retries
+            log.warning("appset.status_write_failed", appset=name, error=str(write_error))
 
     async def _resolve(self, urls: Sequence[str]) -> tuple[RepoResolver, dict[str, str]]:
         return await fetch_repositories(self.repos, urls)
@@ -639,7 +673,7 @@ class ApplicationSetController:
             left = (current.start + self.settings.window - anyio.current_time()) if current else 0
             return max(0.05, min(left, self.settings.resync_period))
         if write_errors:
-            raise RuntimeError("; ".join(write_errors))  # back off and retry
+            raise Reported("; ".join(write_errors))  # in the status; back off and retry
         return self.settings.resync_period
 
     def _window(self, name: str) -> _Window | None:

@@ -3,7 +3,8 @@
 Why its own module: the status is what a user reads when Applications do not appear or do not
 go away, so every message names the field, generator or Application and says what to do next.
 `lastTransitionTime` only moves when a condition's status flips, so an unchanged ApplicationSet
-gets no status write at all.
+gets no status write at all. Every message is redacted here (fleet.redaction), the one place
+ApplicationSet conditions are made: a repoURL's password never reaches the status.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.api.resources import GROUP, VERSION
+from fleet.redaction import redact
 
 ERROR_OCCURRED = "ErrorOccurred"
 PARAMETERS_GENERATED = "ParametersGenerated"
@@ -52,7 +54,7 @@ def conditions_body(
                 "type": condition.type,
                 "status": status,
                 "reason": condition.reason,
-                "message": condition.message,
+                "message": redact(condition.message),
                 "lastTransitionTime": since,
             }
         )

@@ -15,9 +15,10 @@ import hashlib
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from fleet.redaction import MASK, redact
+
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>(?!//).*)$")
-_USERINFO_IN_TEXT = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_REDACTED_USERINFO = "***"
+_REDACTED_USERINFO = MASK
 
 
 def _split(url: str) -> SplitResult | None:
@@ -86,8 +87,9 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, *secrets: str | None) -> str:
-    """Remove URL userinfo and every given secret from free text (git's stderr, exceptions)."""
-    text = _USERINFO_IN_TEXT.sub(lambda m: f"{m.group('scheme')}{_REDACTED_USERINFO}@", text)
+    """Remove URL userinfo, known credential shapes (fleet.redaction) and every given secret
+    from free text (git's stderr, exceptions)."""
+    text = redact(text)
     for secret in secrets:
         if secret and len(secret) >= 3:
             text = text.replace(secret, _REDACTED_USERINFO)

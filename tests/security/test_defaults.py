@@ -33,7 +33,7 @@ async def scenario(tmp_path: Path) -> AsyncIterator[Scenario]:
         yield made
 
 
-async def test_the_controller_started_from_another_directory_with_default_flags_generates_applications(
+async def test_the_controller_started_elsewhere_with_default_flags_generates_applications(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"

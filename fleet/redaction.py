@@ -1,0 +1,110 @@
+"""One redaction for everything fleet shows: status, conditions, operation messages, logs and
+command output never carry a credential.
+
+Why one place: a credential reaches a message by many roads (a repoURL with `user:password@`
+written into a git generator, an error that quotes a URL, git's stderr, an HTTP error body), and
+a fix per call site misses the next road. Instead the writers redact what they emit: every
+status document the controllers write goes through `redact_status`, every log event through
+`log_processor` (fleet.logging puts it last before rendering), and command output through
+`redact`.
+
+What is removed: URL userinfo (`scheme://user:pass@host` -> `scheme://***@host`), and strings
+with the shape of a known credential: GitHub, GitLab and Slack tokens, AWS access key ids, JWTs
+(service-account tokens), `Authorization:` header values, private-key blocks, and
+`password=`/`token=`-style query parameters. Names of repositories, hosts and paths stay, so a
+message still says which repository failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+MASK = "***"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # URL userinfo: keeps the scheme and host, drops user and password.
+    (re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s\"'<>]+@"), rf"\g<keep>{MASK}@"),
+    (
+        re.compile(
+            r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?"
+            r"-----END [A-Z0-9 ]*PRIVATE KEY-----",
+            re.DOTALL,
+        ),
+        rf"-----BEGIN \g<kind>PRIVATE KEY-----{MASK}-----END \g<kind>PRIVATE KEY-----",
+    ),
+    (
+        re.compile(r"(?i)(?P<keep>\b(?:authorization|proxy-authorization)\s*[:=]\s*)[^\r\n,;]+"),
+        rf"\g<keep>{MASK}",
+    ),
+    (re.compile(r"(?i)(?P<keep>\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\g<keep>{MASK}"),
+    (
+        re.compile(
+            r"(?i)(?P<keep>[?&;\s](?:password|passwd|pwd|token|access_token|private_token|"
+            r"client_secret|api_key|apikey|secret)=)[^&\s\"']+"
+        ),
+        rf"\g<keep>{MASK}",
+    ),
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b"), MASK),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), MASK),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), MASK),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
+    # JWT: three base64url parts, the first a JSON header ("eyJ" = '{"').
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"), MASK),
+)
+
+
+def redact(text: str) -> str:
+    """`text` without URL userinfo or anything shaped like a known credential."""
+    if not text:
+        return text
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Strings redacted inside a JSON-like value (dicts and lists copied, not changed)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
+
+
+_MESSAGE_KEYS = frozenset({"message", "reason"})
+
+
+def redact_status(status: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Redact, in place, every `message` and `reason` string of a status document (conditions,
+    operationState, syncResult resources, nested at any depth our status has). Other fields
+    (names, revisions, kinds) are left alone: they are not free text."""
+    stack: list[Any] = [status]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MutableMapping):
+            for key, item in node.items():
+                if key in _MESSAGE_KEYS and isinstance(item, str):
+                    node[key] = redact(item)
+                elif isinstance(item, MutableMapping | list):
+                    stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(item for item in node if isinstance(item, MutableMapping | list))
+    return status
+
+
+def log_processor(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    """structlog processor: every string in the event (the message, bound values, a rendered
+    traceback under `exception`) redacted; other values are rendered by the renderer as is,
+    except exceptions, which become their redacted text."""
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            event[key] = redact(value)
+        elif isinstance(value, BaseException):
+            event[key] = redact(str(value) or type(value).__name__)
+        elif isinstance(value, Mapping | list | tuple):
+            event[key] = redact_value(value)
+    return event
