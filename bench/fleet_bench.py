@@ -175,10 +175,10 @@ class ConfigRepo:
 # -- processes ---------------------------------------------------------------------------------
 
 
-def start_sim(clusters: int, directory: Path) -> subprocess.Popen[bytes]:
+def start_sim(clusters: int, directory: Path, profile: str = "minimal") -> subprocess.Popen[bytes]:
     code = (
         "from pathlib import Path; from fleet.sim.cli import serve; "
-        f"serve({clusters}, None, Path({str(directory)!r}))"
+        f"serve({clusters}, None, Path({str(directory)!r}), profile={profile!r})"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
@@ -453,7 +453,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     kubeconfigs = workdir / "kubeconfigs"
     hub_kubeconfig = workdir / "hub" / "cluster-1.kubeconfig"
     hub_sim = start_sim(1, hub_kubeconfig.parent)
-    sim = start_sim(args.clusters, kubeconfigs)
+    sim = start_sim(args.clusters, kubeconfigs, args.profile)
     repo = ConfigRepo(workdir / "git")
     with processes(sim, hub_sim):
         hub_credentials = kubeconfig_credentials(hub_kubeconfig)
@@ -493,6 +493,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         "objects_per_app": args.objects,
                         "applications": expected,
                         "objects": objects,
+                        "member_profile": args.profile,
                     },
                     "ceiling": {
                         "sim_apply_objects_per_s": round(ceiling, 1),
@@ -562,6 +563,13 @@ def main() -> None:
     parser.add_argument("--skip-commit", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--probe-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--profile",
+        choices=("minimal", "realistic"),
+        default="minimal",
+        help="fleet.sim profile of the member clusters (realistic: a kind member's 60 kinds "
+        "and ~290 default objects; the hub stays minimal)",
+    )
     args = parser.parse_args()
     configure_logging("warning")
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))

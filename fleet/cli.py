@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also give each cluster its own port (real 'connection refused' faults)",
     )
+    serve.add_argument(
+        "--profile",
+        choices=("minimal", "realistic"),
+        default="minimal",
+        help="what each cluster serves and starts with: minimal (fleet's 20 kinds, 4 "
+        "namespaces) or realistic (a kind member of Kubernetes 1.36: 60 kinds, ~290 objects)",
+    )
     serve.set_defaults(handler=_sim_serve)
     faults = sim_commands.add_parser(
         "faults", help="inject faults into a running simulated cluster (reliability drills)"
@@ -132,7 +139,13 @@ def _appset_diff(args: argparse.Namespace) -> int:
 def _sim_serve(args: argparse.Namespace) -> int:
     from fleet.sim.cli import serve  # lazily: `fleet appset render` need not load TLS machinery
 
-    serve(args.clusters, args.port, args.kubeconfig_dir, port_per_cluster=args.port_per_cluster)
+    serve(
+        args.clusters,
+        args.port,
+        args.kubeconfig_dir,
+        port_per_cluster=args.port_per_cluster,
+        profile=args.profile,
+    )
     return 0
 
 

@@ -24,6 +24,7 @@ import yaml
 
 from fleet.logging import configure_logging
 from fleet.sim import kubeconfig
+from fleet.sim.profile import DEFAULT_PROFILE, get_profile
 from fleet.sim.server import SimServer
 
 
@@ -34,7 +35,12 @@ def _write_kubeconfigs(sim: SimServer, directory: Path) -> None:
 
 
 async def run(
-    clusters: int, port: int | None, kubeconfig_dir: Path, *, port_per_cluster: bool = False
+    clusters: int,
+    port: int | None,
+    kubeconfig_dir: Path,
+    *,
+    port_per_cluster: bool = False,
+    profile: str = DEFAULT_PROFILE,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -42,12 +48,16 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with SimServer(
-        clusters, port=port, kubeconfig_dir=kubeconfig_dir, port_per_cluster=port_per_cluster
+        clusters,
+        port=port,
+        kubeconfig_dir=kubeconfig_dir,
+        port_per_cluster=port_per_cluster,
+        profile=profile,
     ) as sim:
         await asyncio.to_thread(_write_kubeconfigs, sim, kubeconfig_dir)
         print(
             f"fleet-sim: serving {clusters} cluster(s) at {sim.url}/clusters/<name>; "
-            f"kubeconfigs in {kubeconfig_dir}",
+            f"kubeconfigs in {kubeconfig_dir}; profile {sim.profile.name}",
             file=sys.stderr,
             flush=True,
         )
@@ -55,17 +65,26 @@ async def run(
 
 
 def serve(
-    clusters: int, port: int | None, kubeconfig_dir: Path, *, port_per_cluster: bool = False
+    clusters: int,
+    port: int | None,
+    kubeconfig_dir: Path,
+    *,
+    port_per_cluster: bool = False,
+    profile: str = DEFAULT_PROFILE,
 ) -> None:
     """Serve `clusters` simulated clusters on `port` (a free one if None) until signalled.
 
     `port_per_cluster` also gives each cluster a port of its own (its kubeconfig points there),
-    so the refuse fault makes connections fail with "connection refused".
+    so the refuse fault makes connections fail with "connection refused". `profile` is what
+    each cluster serves and starts with (`fleet.sim.profile`: minimal or realistic).
     """
     if clusters < 1:
         raise ValueError("clusters must be at least 1")
+    get_profile(profile)  # an unknown name fails here, before anything listens
     configure_logging()  # idempotent: keeps the fleet CLI's configuration if it made one
-    asyncio.run(run(clusters, port, kubeconfig_dir, port_per_cluster=port_per_cluster))
+    asyncio.run(
+        run(clusters, port, kubeconfig_dir, port_per_cluster=port_per_cluster, profile=profile)
+    )
 
 
 def set_faults(kubeconfig_path: Path, values: dict[str, Any], *, clear: bool = False) -> Any:
