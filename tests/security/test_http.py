@@ -109,6 +109,16 @@ async def test_an_idle_connection_that_never_sends_a_request_is_closed(served: S
             assert await closed_by_server(stream) == b""
 
 
+async def test_an_idle_keep_alive_connection_is_closed_after_its_response(
+    served: Served,
+) -> None:
+    async with await anyio.connect_tcp("127.0.0.1", served.port) as stream:
+        await stream.send(b"GET /healthz HTTP/1.1\r\nHost: fleet\r\n\r\n")
+        with anyio.fail_after(BOUND):
+            answer = await closed_by_server(stream)  # the response, then the close
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok\n")
+
+
 async def test_a_client_dribbling_a_webhook_body_gets_408_at_the_body_deadline(
     served: Served,
 ) -> None:
