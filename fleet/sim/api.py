@@ -444,8 +444,13 @@ class ClusterAPI:
             )
         checked = self._check_body(rt, namespace, body, name=name, apply=True)
         if rt.builtin:
+            given = body.get("metadata") if isinstance(body, dict) else None
             config = fieldcheck.admit_apply(
-                rt, checked, strict=opts.strict, name=name, namespace=namespace
+                rt,
+                checked,
+                name=name,
+                namespace=str((given or {}).get("namespace") or ""),
+                strict=opts.strict,
             )
         else:
             config = crdschema.admit(rt, checked, strict=opts.strict, warnings=opts.warnings)

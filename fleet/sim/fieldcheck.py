@@ -8,9 +8,8 @@ kube-apiserver v1.36.3):
   unknown field (`strict decoding error: unknown field "spec.bogus"`; a 422 on the `patch`
   field for patches); `Warn` (the default) drops them with a `Warning` header each; `Ignore`
   drops them silently.
-- server-side apply: whatever `fieldValidation` says, an unknown field outside `metadata` is a
-  500 `failed to create typed patch object (...): .spec.bogus: field not declared in schema`
-  (with Strict, unknown `metadata` fields too); otherwise they are dropped.
+- server-side apply: whatever `fieldValidation` says, an unknown field (in `metadata` too) is a
+  500 `failed to create typed patch object (...): .spec.bogus: field not declared in schema`.
 
 The declared fields come from the captured OpenAPI v3 documents (`fleet.sim.openapi`): each
 built-in kind's schema compiled once per process into a tree of field names. Values are not
@@ -220,23 +219,20 @@ def admit(
     return obj
 
 
-def admit_apply(rt: ResourceType, obj: JSON, *, strict: bool, name: str, namespace: str) -> JSON:
-    """An apply configuration without unknown `metadata` fields, or the 500 a real server
-    answers for unknown fields elsewhere (and in `metadata` too with Strict)."""
+def admit_apply(rt: ResourceType, obj: JSON, *, name: str, namespace: str, strict: bool) -> JSON:
+    """An apply configuration, or the 500 a real server answers when it declares a field the
+    kind does not have (`metadata` included; `namespace` is the one in the body, as the real
+    message shows it). Without Strict, an unknown `metadata` field is reported only when
+    nothing else is (as observed)."""
     unknown = unknown_fields(rt, obj)
     if not unknown:
         return obj
-    fatal = [p for p in unknown if strict or p[0] != "metadata"]
-    if fatal:
-        lines = [f"{_typed_path(rt, p)}: field not declared in schema" for p in fatal]
-        detail = lines[0] if len(lines) == 1 else "errors:\n  " + "\n  ".join(lines)
-        group_version = f"{rt.group}/{rt.version}"
-        raise ApiError(
-            500,
-            f"failed to create typed patch object ({namespace}/{name}; {group_version}, "
-            f"Kind={rt.kind}): {detail}",
-            reason="",
-        )
-    for path in reversed(unknown):
-        obj = _prune(obj, path)
-    return obj
+    reported = unknown if strict else [p for p in unknown if p[0] != "metadata"] or unknown
+    lines = [f"{_typed_path(rt, p)}: field not declared in schema" for p in reported]
+    detail = lines[0] if len(lines) == 1 else "errors:\n  " + "\n  ".join(lines)
+    raise ApiError(
+        500,
+        f"failed to create typed patch object ({namespace}/{name}; {rt.group}/{rt.version}, "
+        f"Kind={rt.kind}): {detail}",
+        reason="",
+    )

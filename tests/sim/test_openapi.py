@@ -180,6 +180,6 @@ async def test_server_side_apply_of_an_unknown_field_fails_as_on_a_real_server(r
     )
     assert code == 500
     assert status["message"] == (
-        "failed to create typed patch object (default/typed; apps/v1, Kind=Deployment): "
+        "failed to create typed patch object (/typed; apps/v1, Kind=Deployment): "
         '.spec.template.spec.containers[name="app"].nope: field not declared in schema'
     )
