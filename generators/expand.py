@@ -107,6 +107,7 @@ def _expand(appset: ApplicationSet, env: Environment, budget: Budget) -> Expansi
     result = Expansion()
     origins: dict[str, str] = {}
     max_app = budget.limits.max_application_bytes
+    max_total = budget.limits.max_expansion_bytes
     for index, entry in enumerate(appset.generators):
         path = f"spec.generators[{index}]"
         for kind in entry_kinds(entry, path):
@@ -127,11 +128,12 @@ def _expand(appset: ApplicationSet, env: Environment, budget: Budget) -> Expansi
                 result.errors.append(error)
                 continue
             for param_set in params:
-                if _stopped(budget, result, path):
+                if (budget.applications_bytes > max_total or budget.expired()) and _stopped(
+                    budget, result, path
+                ):
                     break
                 meter.rendered = 0
                 try:
-                    budget.check_time(path)
                     app = _application(appset, run, render, template, param_set, path)
                     size = _size(app, meter.rendered + fixed, max_app)
                     budget.count_application(size, path)
