@@ -196,6 +196,11 @@ def operation_id(name: str, capitalize: bool) -> str:
     return "".join(out)
 
 
+def _trimmed(group: str) -> str:
+    """Operation ids and tags leave out a group's `.k8s.io` (`gatewayNetworking_v1`)."""
+    return group.removesuffix(".k8s.io")
+
+
 def _reversed_group(group: str) -> str:
     return ".".join(reversed(group.split(".")))
 
@@ -221,8 +226,8 @@ def _substitute(value: Any, rt: ResourceType, template_kind: str) -> Any:
         (_article(template_kind) + template_kind, _article(rt.kind) + template_kind),
         (_reversed_group(group), _reversed_group(rt.group)),
         (group, rt.group),
-        (operation_id(group, True), operation_id(rt.group, True)),
-        (operation_id(group, False), operation_id(rt.group, False)),
+        (operation_id(group, True), operation_id(_trimmed(rt.group), True)),
+        (operation_id(group, False), operation_id(_trimmed(rt.group), False)),
         (operation_id(version, True), operation_id(rt.version, True)),
         (version, rt.version),
         (template_kind.lower() + "s", rt.resource),
@@ -258,59 +263,176 @@ def v3_schema(rt: ResourceType) -> JSON:
 
 
 def _object_schema(rt: ResourceType, template: Mapping[str, Any], *, v2: bool) -> JSON:
-    source: JSON = copy.deepcopy(dict(rt.openapi_schema or {}))
-    source = _v2_schema(source) if v2 else _v3_schema(source)
+    """The CRD builder's `buildKubeNative`: the structural schema (unfolded; converted to v2
+    and without defaults for v2), TypeMeta and ObjectMeta at the root and in embedded
+    resources, and the group-version-kind extension."""
+    gvk = [{"group": rt.group, "kind": rt.kind, "version": rt.version}]
+    source = _unfold(_structural(dict(rt.openapi_schema or {})))
+    if v2 and source.get("x-kubernetes-preserve-unknown-fields"):
+        return {"type": "object", "x-kubernetes-group-version-kind": gvk}
+    if v2:
+        source = _prune_defaults(_to_v2(source))
+    _embed(source, template, v2=v2)
     properties = dict(source.get("properties") or {})
     for name in ("apiVersion", "kind", "metadata"):
         properties[name] = copy.deepcopy(template["properties"][name])
-    gvk = [{"group": rt.group, "kind": rt.kind, "version": rt.version}]
     out: JSON = {k: v for k, v in source.items() if k not in ("properties", "type")}
     out = {"type": "object", **out, "properties": dict(sorted(properties.items()))}
     out["x-kubernetes-group-version-kind"] = gvk
     return out
 
 
-def _v3_schema(node: Any) -> Any:
-    """A CRD schema as published in v3: int-or-string fields get their `anyOf`."""
-    if isinstance(node, list):
-        return [_v3_schema(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    out: JSON = {k: _v3_schema(v) for k, v in node.items()}
-    if out.get("x-kubernetes-int-or-string") and "anyOf" not in out and "allOf" not in out:
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    return out
+_TRUE_ONLY = frozenset(
+    {
+        "nullable",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "uniqueItems",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-embedded-resource",
+        "x-kubernetes-int-or-string",
+    }
+)
+_NON_EMPTY = frozenset(
+    {"description", "type", "title", "format", "pattern", "required", "x-kubernetes-list-map-keys"}
+)
+_PRESENT = frozenset(
+    {
+        "default",
+        "example",
+        "externalDocs",
+        "maximum",
+        "minimum",
+        "maxLength",
+        "minLength",
+        "maxItems",
+        "minItems",
+        "multipleOf",
+        "enum",
+        "maxProperties",
+        "minProperties",
+        "x-kubernetes-list-type",
+        "x-kubernetes-map-type",
+    }
+)
+_INT_OR_STRING = [{"type": "integer"}, {"type": "string"}]
+_EMBEDDED_API_VERSION = (
+    "apiVersion defines the versioned schema of this representation of an object. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"
+)
+_EMBEDDED_KIND = (
+    "kind is a string value representing the type of this object. In CamelCase. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+    "#types-kinds"
+)
 
 
-def _v2_schema(node: Any) -> Any:
-    """A structural v3 schema as kube-apiserver publishes it in v2 (`ToStructuralOpenAPIV2`):
-    no allOf/oneOf/anyOf/not; a nullable or unknown-preserving node loses its type, items and
-    properties (kubectl cannot cope with them), a nullable property its `required` entry."""
-    if isinstance(node, list):
-        return [_v2_schema(v) for v in node]
-    if not isinstance(node, dict):
-        return node
+def _structural(node: Mapping[str, Any]) -> JSON:
+    """A schema node as the structural-schema model keeps it (`NewStructural` then
+    `ToKubeOpenAPI`): only the fields it knows, Go's zero values left out."""
     out: JSON = {}
     for key, value in node.items():
-        if key in ("nullable", "allOf", "oneOf", "anyOf", "not"):
-            continue
-        if key in ("properties", "patternProperties", "definitions"):
-            out[key] = {k: _v2_schema(v) for k, v in value.items()}
-        elif key in ("items", "additionalProperties"):
-            out[key] = _v2_schema(value)
-        else:
-            out[key] = value
-    if node.get("nullable") or node.get("x-kubernetes-preserve-unknown-fields"):
-        for key in ("type", "items", "properties"):
-            out.pop(key, None)
-    if out.get("type") == "array" and "items" not in out:
-        out.pop("type")
-    nullable = [k for k, v in (node.get("properties") or {}).items() if v.get("nullable")]
-    if nullable and out.get("required"):
-        out["required"] = [r for r in out["required"] if r not in nullable]
-        if not out["required"]:
-            out.pop("required")
+        if key in _TRUE_ONLY:
+            if value is True:
+                out[key] = True
+        elif key in _NON_EMPTY:
+            if value:
+                out[key] = value
+        elif key in _PRESENT:
+            if value is not None:
+                out[key] = value
+        elif key in ("allOf", "oneOf", "anyOf"):
+            if value:
+                out[key] = [_structural(v) for v in value]
+        elif key in ("not", "items") and isinstance(value, Mapping):
+            out[key] = _structural(value)
+        elif key == "properties" and value:
+            out[key] = {k: _structural(v) for k, v in value.items()}
+        elif key == "additionalProperties":
+            out[key] = value if isinstance(value, bool) else _structural(value)
+        elif key == "x-kubernetes-validations" and value:
+            out[key] = [
+                {k: v for k, v in rule.items() if v not in (None, "") or k == "optionalOldSelf"}
+                for rule in value
+            ]
     return out
+
+
+def _children(node: JSON) -> list[JSON]:
+    out = list((node.get("properties") or {}).values())
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            out.append(node[key])
+    return out
+
+
+def _unfold(node: JSON) -> JSON:
+    """`Unfold`: an int-or-string node states its `anyOf: [integer, string]` (in place)."""
+    if node.get("x-kubernetes-int-or-string"):
+        any_of, all_of = node.get("anyOf"), node.get("allOf")
+        if any_of == _INT_OR_STRING or (all_of and all_of[0].get("anyOf") == _INT_OR_STRING):
+            pass
+        elif not any_of:
+            node["anyOf"] = copy.deepcopy(_INT_OR_STRING)
+        else:
+            node["allOf"] = [{"anyOf": copy.deepcopy(_INT_OR_STRING)}, *(all_of or [])]
+    for child in _children(node):
+        _unfold(child)
+    return node
+
+
+def _to_v2(node: JSON) -> JSON:
+    """`ToStructuralOpenAPIV2` (in place): no junctors; a nullable or unknown-preserving node
+    loses what kubectl's v2 code cannot cope with."""
+    for key in ("allOf", "oneOf", "anyOf", "not"):
+        node.pop(key, None)
+    if node.pop("nullable", False):
+        for key in ("type", "items", "properties"):
+            node.pop(key, None)
+    if node.get("x-kubernetes-preserve-unknown-fields"):
+        node.pop("items", None)
+        node.pop("properties", None)
+    if "items" not in node and node.get("type") == "array":
+        node.pop("type")
+    if node.get("x-kubernetes-preserve-unknown-fields") and node.get("type") == "object":
+        node.pop("type")
+    nullable = {k for k, v in (node.get("properties") or {}).items() if v.get("nullable")}
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict) and extra.get("nullable"):
+        node.pop("required", None)
+    elif nullable and node.get("required"):
+        node["required"] = [r for r in node["required"] if r not in nullable]
+        if not node["required"]:
+            node.pop("required")
+    for child in _children(node):
+        _to_v2(child)
+    return node
+
+
+def _prune_defaults(node: JSON) -> JSON:
+    """`handler.PruneDefaults`: v2 definitions carry no defaults (in place)."""
+    node.pop("default", None)
+    for child in _children(node):
+        _prune_defaults(child)
+    return node
+
+
+def _embed(node: JSON, template: Mapping[str, Any], *, v2: bool) -> None:
+    """`addEmbeddedProperties`: TypeMeta and ObjectMeta in every embedded resource (in place)."""
+    for child in _children(node):
+        _embed(child, template, v2=v2)
+    if v2 and node.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if not node.get("x-kubernetes-embedded-resource"):
+        return
+    properties = node.setdefault("properties", {})
+    properties["apiVersion"] = {"description": _EMBEDDED_API_VERSION, "type": "string"}
+    properties["kind"] = {"description": _EMBEDDED_KIND, "type": "string"}
+    properties["metadata"] = copy.deepcopy(template["properties"]["metadata"])
+    required = node.setdefault("required", [])
+    for name in ("kind", "apiVersion"):
+        if name not in required:
+            required.append(name)
 
 
 def _list_schema(rt: ResourceType, *, v2: bool) -> JSON:

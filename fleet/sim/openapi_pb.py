@@ -14,6 +14,7 @@ text, as gnostic does.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -89,12 +90,98 @@ def _double(number: int, value: float) -> bytes:
     return _varint(number << 3 | 1) + struct.pack("<d", float(value))
 
 
-class _GoYAMLDumper(yaml.SafeDumper):
-    """yaml.v3's choices: double quotes where a scalar cannot be plain (PyYAML's are single)."""
+_STR = "tag:yaml.org,2002:str"
+_YAML_12_WORDS = {
+    **dict.fromkeys(("true", "True", "TRUE", "false", "False", "FALSE"), "bool"),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), "null"),
+    **dict.fromkeys(
+        (".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), "float"
+    ),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), "float"),
+    "<<": "merge",
+}
+_YAML_INT = re.compile(r"[-+]?(0b[01]+|0o[0-7]+|0x[0-9a-fA-F]+|[0-9]+)")
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_YAML_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
+
+
+def _plain_tag(text: str) -> str:
+    """What yaml.v3 (YAML 1.2, not PyYAML's 1.1: `on` and `yes` are strings) reads a plain
+    scalar as."""
+    if text in _YAML_12_WORDS:
+        return "tag:yaml.org,2002:" + _YAML_12_WORDS[text]
+    plain = text.replace("_", "")
+    if text[:1] in "0123456789+-." and text:
+        if _YAML_TIMESTAMP.fullmatch(text):
+            return "tag:yaml.org,2002:timestamp"
+        if _YAML_INT.fullmatch(plain):
+            return "tag:yaml.org,2002:int"
+        if _YAML_FLOAT.fullmatch(plain):
+            return "tag:yaml.org,2002:float"
+    return _STR
+
+
+class _GoResolver(yaml.resolver.BaseResolver):
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _plain_tag(str(value))
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+class _GoYAMLDumper(
+    yaml.emitter.Emitter,
+    yaml.serializer.Serializer,
+    yaml.representer.SafeRepresenter,
+    _GoResolver,
+):
+    """yaml.v3's Marshal of a YAML node, as gnostic makes `Any` values: YAML 1.2 resolution, a
+    string that would read back as another type (`"True"`, `"1"`) double-quoted, one with line
+    breaks a literal block; otherwise the emitter's choice (plain, or single quotes when it
+    must be quoted), which both libraries share."""
+
+    def __init__(self, stream: Any, **kwargs: Any) -> None:
+        yaml.emitter.Emitter.__init__(
+            self,
+            stream,
+            canonical=kwargs.get("canonical"),
+            indent=kwargs.get("indent"),
+            width=kwargs.get("width"),
+            allow_unicode=kwargs.get("allow_unicode"),
+            line_break=kwargs.get("line_break"),
+        )
+        yaml.serializer.Serializer.__init__(
+            self,
+            encoding=kwargs.get("encoding"),
+            explicit_start=kwargs.get("explicit_start"),
+            explicit_end=kwargs.get("explicit_end"),
+            version=kwargs.get("version"),
+            tags=kwargs.get("tags"),
+        )
+        yaml.representer.SafeRepresenter.__init__(
+            self,
+            default_style=kwargs.get("default_style"),
+            default_flow_style=kwargs.get("default_flow_style", False),
+            sort_keys=kwargs.get("sort_keys", True),
+        )
+        _GoResolver.__init__(self)
 
     def choose_scalar_style(self) -> str:
+        event = self.event
+        if isinstance(event, yaml.ScalarEvent) and event.tag == _STR:
+            if "\n" in event.value and event.style == "|":
+                return "|"
+            if not event.implicit[0]:
+                return '"'
         style: str = super().choose_scalar_style()
-        return '"' if style == "'" else style
+        return style
+
+
+def _represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar(_STR, value, style=style)
+
+
+_GoYAMLDumper.add_representer(str, _represent_str)
 
 
 def _yaml(value: Any) -> str:

@@ -4,7 +4,8 @@ Unlike the rest of the contract suite (each behaviour once per backend), these t
 realistic fleet.sim cluster and a real kube-apiserver v1.36.3 together and compare what a
 client reads from each: the watchable kinds and their discovery entries, the default objects
 (the real server's are a subset of the profile's; the rest are the hand-made kubeadm/kind
-objects of `kubeadm.yaml`), and the OpenAPI documents of fleet's CRDs.
+objects of `kubeadm.yaml`), and the OpenAPI documents of CRDs (fleet's, and one using every
+schema feature the real server's OpenAPI builder treats specially), to the byte for protobuf.
 """
 
 from __future__ import annotations
@@ -179,21 +180,23 @@ async def _install_fleet_crds(client: Client) -> None:
             assert response.status in (201, 409), await response.text()
 
 
-async def _published(client: Client) -> tuple[dict[str, Any], dict[str, Any], dict[str, bytes]]:
-    """fleet.gitops.dev's v3 document, v2 definitions and v2 protobuf definitions, once all
-    four kinds are published."""
+async def _published(
+    client: Client, group_version: str, marker: str, kinds: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, bytes]]:
+    """A CRD group-version's v3 document, and the v2 definitions (JSON and protobuf) whose
+    names contain `marker`, once `kinds` kinds (with their lists) are published."""
     with anyio.fail_after(60):
         while True:
             index = (await client.json("openapi/v3"))["paths"]
-            if FLEET_GV in index:
-                v3 = await client.json(index[FLEET_GV]["serverRelativeURL"])
-                names = [k for k in v3["components"]["schemas"] if "gitops" in k]
+            if group_version in index:
+                v3 = await client.json(index[group_version]["serverRelativeURL"])
+                names = [k for k in v3["components"]["schemas"] if marker in k]
                 definitions = {
                     k: v
                     for k, v in (await client.json("openapi/v2"))["definitions"].items()
-                    if "gitops" in k
+                    if marker in k
                 }
-                if len(names) == 8 and len(definitions) == 8:
+                if len(names) == 2 * kinds and len(definitions) >= 2 * kinds:
                     break
             await anyio.sleep(0.5)
     protobuf: dict[str, bytes] = {}
@@ -201,7 +204,7 @@ async def _published(client: Client) -> tuple[dict[str, Any], dict[str, Any], di
         if number == openapi_pb.DOCUMENT_DEFINITIONS:
             for _, named in openapi_pb.fields(payload):
                 parts = dict(openapi_pb.fields(named))
-                if b"gitops" in parts[1]:
+                if marker.encode() in parts[1]:
                     protobuf[parts[1].decode()] = parts[2]
     return v3, definitions, protobuf
 
@@ -212,8 +215,102 @@ async def test_fleets_crds_get_the_real_servers_openapi_documents(
     real, sim = pair
     await _install_fleet_crds(real)
     await _install_fleet_crds(sim)
-    real_v3, real_v2, real_pb = await _published(real)
-    sim_v3, sim_v2, sim_pb = await _published(sim)
+    real_v3, real_v2, real_pb = await _published(real, FLEET_GV, "gitops", 4)
+    sim_v3, sim_v2, sim_pb = await _published(sim, FLEET_GV, "gitops", 4)
     assert sim_v3 == real_v3
     assert sim_v2 == real_v2
     assert sim_pb == real_pb  # byte for byte: client-go decodes this
+
+
+FEATURES = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: features.features.contract.fleet.dev}
+spec:
+  group: features.contract.fleet.dev
+  scope: Namespaced
+  names: {plural: features, singular: feature, kind: Feature, shortNames: [feat]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: Every schema feature the OpenAPI builder treats specially.
+        properties:
+          spec:
+            type: object
+            required: [mode, note]
+            x-kubernetes-validations:
+            - rule: "self.mode != 'off' || !has(self.port)"
+              message: port is set only when 'on'
+            properties:
+              mode: {type: string, enum: ["on", "off", "True"], default: "on"}
+              port: {x-kubernetes-int-or-string: true}
+              ratio:
+                x-kubernetes-int-or-string: true
+                anyOf: [{minimum: 1}, {pattern: "^[0-9]+%$"}]
+              note: {type: string, nullable: true, description: "line one\\nline two"}
+              replicas: {type: integer, format: int32, minimum: 0, maximum: 10}
+              labels:
+                type: object
+                additionalProperties: {type: string}
+                x-kubernetes-map-type: granular
+              entries:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties: {name: {type: string}, weight: {type: integer, default: 1}}
+              raw:
+                type: object
+                x-kubernetes-preserve-unknown-fields: true
+                properties: {known: {type: string}}
+              template:
+                type: object
+                x-kubernetes-embedded-resource: true
+                x-kubernetes-preserve-unknown-fields: true
+              pod:
+                type: object
+                x-kubernetes-embedded-resource: true
+                properties: {spec: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+              choice:
+                type: object
+                oneOf: [{required: [a]}, {required: [b]}]
+                properties: {a: {type: string}, b: {type: string}}
+              tags: {type: array, items: {type: string}, maxItems: 5}
+          status:
+            type: object
+            properties: {replicas: {type: integer}}
+  - name: v1beta1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+async def test_every_crd_schema_feature_gets_the_real_servers_openapi_documents(
+    pair: tuple[Client, Client],
+) -> None:
+    crd = yaml.safe_load(FEATURES)
+    for client in pair:
+        async with client.session.post(
+            "apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd
+        ) as response:
+            assert response.status == 201, await response.text()
+    real, sim = pair
+    for version in ("v1", "v1beta1"):
+        group_version = f"apis/features.contract.fleet.dev/{version}"
+        marker = f"dev.fleet.contract.features.{version}."
+        real_v3, real_v2, real_pb = await _published(real, group_version, marker, 1)
+        sim_v3, sim_v2, sim_pb = await _published(sim, group_version, marker, 1)
+        assert sim_v3 == real_v3, version
+        assert sim_v2 == real_v2, version
+        assert sim_pb == real_pb, version
