@@ -66,9 +66,9 @@ def _v3_files() -> dict[str, str]:
     return index
 
 
-@functools.cache
 def captured_v3(path: str) -> JSON:
-    """The real server's `/openapi/v3/<path>` document (parsed; callers must not mutate it)."""
+    """The real server's `/openapi/v3/<path>` document, parsed afresh (not kept: all of them
+    parsed would hold some 50 MB; callers keep what they derive)."""
     doc: JSON = json.loads(_data("openapi-v3/" + _v3_files()[path]))
     return doc
 
