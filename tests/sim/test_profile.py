@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from fleet.sim import SimServer
+from fleet.sim import SimServer, fieldcheck
 from fleet.sim.capture import CA_PLACEHOLDER, NOW_PLACEHOLDER, SECURE_PORT, normalize
 from fleet.sim.profile import DATA_DIR, ProfileError, captured_discovery, get_profile
 from tests.sim.conftest import Raw
@@ -250,6 +250,9 @@ def test_profile_data_is_small_and_consistent() -> None:
         assert "{{sim:" not in json.dumps(template.obj)
         if "spec" in template.obj:  # (a bare ServiceAccount has none, as on the real server)
             assert meta.get("managedFields"), template.obj["kind"]
+        rt = next(t for t in profile.types if t.gr == template.gr)
+        stored = {**template.obj, "metadata": {**dict(template.head), **meta}}
+        assert not fieldcheck.unknown_fields(rt, stored), (template.obj["kind"], meta)
 
 
 def test_capture_strips_what_belongs_to_one_instance() -> None:
