@@ -39,8 +39,10 @@ class ExpansionLimits:
     max_application_bytes: int = MIB
     """One rendered Application, about its JSON size. etcd refuses objects over 1.5 MiB and
     the Application's status needs room too, so a larger one could never be stored."""
-    max_expansion_bytes: int = 256 * MIB
-    """Every Application of one expansion together (about their JSON size)."""
+    max_expansion_bytes: int = 64 * MIB
+    """Every Application of one expansion together (about their JSON size). Python holds them
+    in about four times that: 64 MiB is some 100,000 typical Applications and 250 MiB of
+    memory, inside the 1 GiB the deployment (deploy/) gives the controller."""
     max_parameter_sets: int = 100_000
     """Parameter sets one generator (a matrix or merge included) may produce."""
     template_memory_bytes: int = 64 * MIB

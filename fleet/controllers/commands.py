@@ -96,7 +96,7 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--appset-max-expansion-mib",
         type=int,
-        default=256,
+        default=64,
         metavar="MIB",
         help="size of all Applications one ApplicationSet generates together (about their "
         "JSON); one Application is always limited to 1 MiB (etcd's object limit)",

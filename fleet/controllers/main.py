@@ -56,7 +56,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         appset_limits=ExpansionLimits(
             timeout=float(getattr(args, "appset_timeout", 60.0)),
             max_parameter_sets=int(getattr(args, "appset_max_parameter_sets", 100_000)),
-            max_expansion_bytes=int(getattr(args, "appset_max_expansion_mib", 256)) * MIB,
+            max_expansion_bytes=int(getattr(args, "appset_max_expansion_mib", 64)) * MIB,
         ),
         webhook_secrets=webhook_secrets_from_env(),
         sharding=sharding_from_args(args),
