@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.sync.retry import parse_duration
+from generators.yamlio import MAX_DEPTH, DocumentShapeError, check_shape
 
 GROUP = "fleet.gitops.dev"
 API_VERSION = f"{GROUP}/v1alpha1"
@@ -211,6 +212,12 @@ def parse_application(obj: Mapping[str, Any]) -> Application:
     meta = _object(obj.get("metadata"), "metadata", required=True)
     name = _string(meta.get("name"), "metadata.name", required=True)
     spec = _object(obj.get("spec"), "spec", required=True)
+    try:  # the renderers and the sync engine walk it recursively
+        check_shape(spec, max_nodes=None, shared=False)
+    except DocumentShapeError as error:
+        raise InvalidApplicationError(
+            "spec", f"{error} (at most {MAX_DEPTH} levels of nested maps and lists)"
+        ) from None
     if spec.get("sources") is not None:
         raise InvalidApplicationError(
             "spec.sources", "multiple sources are not supported by fleet; use spec.source"

@@ -25,6 +25,13 @@ from generators.yamlio import DocumentShapeError, check_shape
 
 log = structlog.get_logger("fleet.kube.watch")
 
+WATCH_MAX_DEPTH = 256
+"""Objects nested deeper are skipped (with a warning naming them): deep enough for any real
+object, shallow enough that the watch's own handlers (comparisons, json.dumps, copies) cannot
+hit the recursion limit. The API server accepts up to 10,000 levels in fields that preserve
+unknown fields (Helm valuesObject, list generator elements). Objects under this bound but over
+what their controller accepts are reported on the object itself (InvalidSpecError)."""
+
 OnReset = Callable[[list[dict[str, Any]]], Awaitable[None]]
 OnEvent = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -43,7 +50,7 @@ def _readable(obj: Mapping[str, Any], path: str) -> bool:
     """False (and a warning naming the object) for an object nested deeper than the code
     reading it can safely walk: one such object is skipped, not allowed to stop the watch."""
     try:
-        check_shape(obj, max_nodes=None, shared=False)
+        check_shape(obj, max_depth=WATCH_MAX_DEPTH, max_nodes=None, shared=False)
     except DocumentShapeError as error:
         meta = obj.get("metadata")
         meta = meta if isinstance(meta, Mapping) else {}
@@ -98,8 +105,8 @@ async def _stream(
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if isinstance(rv, str) and rv:
                 resource_version = rv
-            if kind in ("ADDED", "MODIFIED", "DELETED") and _readable(obj, path):
-                await on_event(kind, obj)
+            if kind == "DELETED" or (kind in ("ADDED", "MODIFIED") and _readable(obj, path)):
+                await on_event(kind, obj)  # a deletion always passes: its name is all that counts
 
 
 async def list_and_watch(

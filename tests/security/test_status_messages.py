@@ -97,6 +97,27 @@ async def test_a_negative_retry_max_duration_is_an_invalid_spec_condition(
     assert "spec.syncPolicy.retry.backoff.maxDuration" in message
 
 
+async def test_a_deeply_nested_spec_is_an_invalid_spec_condition(scenario: Scenario) -> None:
+    """A field nested 150 deep (the API server keeps it: the field preserves unknown fields):
+    reported on the Application, not left to a RecursionError somewhere later."""
+    values: Any = "x"
+    for _ in range(150):
+        values = {"a": values}
+    scenario.upstream.commit(
+        {
+            "charts/c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+            "charts/c/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata:\n  name: deep\ndata:\n  a: b\n",
+        },
+        "a chart",
+    )
+    body = spec(scenario)
+    body["source"].update(path="charts/c", helm={"valuesObject": values})
+    async with scenario.controller():
+        message = await invalid_spec_message(scenario, "deep-values", body)
+    assert "nested deeper than" in message
+
+
 @pytest.mark.parametrize(
     ("field", "backoff"),
     [
