@@ -517,6 +517,20 @@ CASES: list[tuple[str, Any] | tuple[str, Any, str]] = [
     ),
     ('{{ dateInZone "3:04:05 PM Monday January 2" 1700000000 "UTC" }}', D),
     ('{{ dateInZone "2006-01-02T15:04:05.000Z" 1700000000 "UTC" }}', D),
+    # RE2 semantics (issue 13): Expand's names, empty matches, what Go refuses, fmt's tooLarge.
+    ('{{ regexReplaceAll "(a)(?P<x>b)?" "ab a" "[$01|$1|${x}|$x|$\u00e9|${1}0|$10]" }}', D),
+    ('{{ regexFindAll "" "h\u00e9llo" -1 }} {{ regexSplit "" "h\u00e9" -1 }}', D),
+    ('{{ regexMatch "(?=a)" "a" }}', D),
+    ('{{ regexFind "(?=a)" "a" }}', D),
+    ('{{ regexFind "\\\\C" "a" }}', D),
+    (
+        '{{ regexMatch "[[:^alpha:]]" "a1" }} {{ regexFind "\\\\pL+" "1\u00e9a2" }} {{ regexFind "(?U)a+" "aaa" }}',
+        D,
+    ),
+    ('{{ printf "%99999999s|" "x" }}', D),
+    ('{{ printf "%.99999999s|" "x" }}', D),
+    ('{{ printf "%*s|" 9999999 "x" | len }}', D),
+    ('{{ regexReplaceAll "a*" "baaac" "<$0>" }} {{ regexReplaceAll "" "h\u00e9llo" "-" }}', D),
 ]
 
 
