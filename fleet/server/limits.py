@@ -114,7 +114,11 @@ class _TallyHandler(logging.Handler):
         self._tally = tally
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._tally.rejected("bad_request" if "handling request" in record.msg else "error")
+        if "handling request" in str(record.msg):  # a malformed request: the client's fault
+            self._tally.rejected("bad_request")
+            return
+        error = record.exc_info[1] if record.exc_info else None  # a handler's bug: name it
+        self._tally.rejected(f"unhandled_{type(error).__name__ if error else 'error'}")
 
 
 def aiohttp_logger(tally: Tally) -> logging.Logger:
