@@ -39,6 +39,7 @@ import structlog
 import yaml
 
 from fleet.kube import Credentials
+from generators import yamlio
 from generators.fields import type_name
 
 log = structlog.get_logger("fleet.clusters.credentials")
@@ -145,9 +146,9 @@ def string_map(parent: Mapping[str, Any], key: str, where: str) -> dict[str, str
 
 def _json(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
-    except RecursionError:
-        raise CredentialsError(f"{where}: nested too deeply") from None
+        return yamlio.load_json(text)
+    except yamlio.DocumentShapeError as error:
+        raise CredentialsError(f"{where}: {error}") from None
     except ValueError:
         raise CredentialsError(f"{where}: not JSON") from None
 
@@ -459,9 +460,9 @@ def parse_kubeconfig(
     embeds them as data; the hub client); a kubeconfig from the hub naming a file is refused,
     or the controller would send its own files to the server the kubeconfig names."""
     try:
-        loaded = yaml.safe_load(text)
-    except RecursionError:
-        raise CredentialsError(f"{where}: nested too deeply") from None
+        loaded = yamlio.load(text)  # bounded: nesting, alias expansion, JSON types only
+    except yamlio.DocumentShapeError as error:
+        raise CredentialsError(f"{where}: {error}") from None
     except yaml.YAMLError:
         raise CredentialsError(f"{where}: not YAML") from None
     config = as_mapping(loaded, where)
@@ -554,8 +555,8 @@ def _parse_time(text: Any, where: str) -> float | None:
 def parse_exec_credential(output: bytes) -> ExecCredential:
     """The `ExecCredential` an exec plugin prints on stdout."""
     try:
-        doc = json.loads(output)
-    except (ValueError, RecursionError):
+        doc = yamlio.load_json(output)
+    except ValueError:  # DocumentShapeError included: nested too deeply, too large
         raise CredentialsError("exec output: not an ExecCredential JSON document") from None
     if not isinstance(doc, Mapping) or doc.get("kind") != "ExecCredential":
         raise CredentialsError("exec output: kind is not ExecCredential")

@@ -21,6 +21,8 @@ from fleet.clusters import registry as registry_module
 from fleet.clusters.credentials import (
     ARGOCD_SECRET_TYPE_LABEL,
     CredentialsError,
+    parse_exec_credential,
+    parse_kubeconfig,
     parse_secret,
 )
 from fleet.clusters.registry import HubRegistry
@@ -393,3 +395,21 @@ async def test_watch_events_without_a_name_are_skipped(sim: Env, hub: ApiClient)
     ]:
         await event(kind, obj)
     assert list(registry.clusters) == ["ok"]
+
+
+ALIAS_BOMB = "\n".join(
+    ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    + [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
+    + ["current-context: c", "contexts: *a11"]
+)
+
+
+def test_a_kubeconfig_alias_bomb_is_refused_not_expanded() -> None:
+    """Twelve levels of five-fold aliases name 10 x 5^11 (about 488 million) values."""
+    with pytest.raises(CredentialsError, match="kubeconfig: more than .* values once aliases"):
+        parse_kubeconfig(ALIAS_BOMB)
+
+
+def test_an_exec_plugin_answer_nested_without_end_is_refused() -> None:
+    with pytest.raises(CredentialsError, match="exec output"):
+        parse_exec_credential(b"[" * 100_000 + b"]" * 100_000)
