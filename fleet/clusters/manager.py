@@ -41,6 +41,8 @@ from fleet.kube import (
     observe,
     translate,
 )
+from fleet.kube.adaptive import AdaptiveLimit
+from fleet.kube.client import FleetApiClient
 
 log = structlog.get_logger("fleet.clusters")
 
@@ -214,6 +216,14 @@ class ClusterManager:
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def concurrency(self) -> dict[str, AdaptiveLimit]:
+        """Each member's adaptive request concurrency (fleet.kube.adaptive), for /metrics."""
+        return {
+            name: entry.slot.api.limit
+            for name, entry in self._entries.items()
+            if isinstance(entry.slot.api, FleetApiClient)
+        }
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

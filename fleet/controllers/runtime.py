@@ -195,9 +195,12 @@ class Controller:
                 self.appsets = self._new_appsets(repos)
                 apps, appsets = self.applications, self.appsets
                 self.metrics.add_state(
-                    lambda: {"applications": apps.queue.depth},
+                    {"applications": apps.queue, "appsets": appsets.queue},
                     apps.status_counts,
+                    manager.concurrency,
                 )
+                apps.queue.on_wait = self.metrics.observe_wait("applications")
+                appsets.queue.on_wait = self.metrics.observe_wait("appsets")
                 self.liveness = live
                 tg.start_soon(live.beat)
                 runner = await self._serve(cache)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from fleet.kube import observe
@@ -20,22 +21,59 @@ from fleet.kube import observe
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
+class QueueView(Protocol):
+    """What /metrics reads of a work queue (fleet.controllers.workqueue.WorkQueue)."""
+
+    @property
+    def depth(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
+
+    coalesced: int
+
+
+class LimitView(Protocol):
+    """What /metrics reads of a cluster's adaptive concurrency (fleet.kube.adaptive)."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def waiting(self) -> int: ...
+
+    inflight: int
+    throttled: int
+
+
 class _StateCollector(Collector):
     def __init__(
         self,
-        depths: Callable[[], Mapping[str, int]],
+        queues: Mapping[str, QueueView],
         apps: Callable[[], Iterable[tuple[str, str]]],
+        limits: Callable[[], Mapping[str, LimitView]],
     ) -> None:
-        self._depths = depths
+        self._queues = queues
         self._apps = apps
+        self._limits = limits
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
             "fleet_workqueue_depth", "Keys waiting in a work queue", labels=["queue"]
         )
-        for queue, value in self._depths().items():
-            depth.add_metric([queue], value)
-        yield depth
+        running = GaugeMetricFamily(
+            "fleet_workqueue_running", "Keys being handled now", labels=["queue"]
+        )
+        shed = CounterMetricFamily(
+            "fleet_workqueue_coalesced",
+            "Adds absorbed by a key already queued or running (work shed by de-duplication)",
+            labels=["queue"],
+        )
+        for name, queue in self._queues.items():
+            depth.add_metric([name], queue.depth)
+            running.add_metric([name], queue.running)
+            shed.add_metric([name], queue.coalesced)
+        yield from (depth, running, shed)
         apps = GaugeMetricFamily(
             "fleet_applications",
             "Applications by sync and health status",
@@ -44,6 +82,30 @@ class _StateCollector(Collector):
         for (sync, health), count in sorted(Tally(self._apps()).items()):
             apps.add_metric([sync, health], count)
         yield apps
+        limit = GaugeMetricFamily(
+            "fleet_cluster_concurrency_limit",
+            "Requests a member cluster may have in flight now (adapts to 429, 5xx, timeouts)",
+            labels=["cluster"],
+        )
+        inflight = GaugeMetricFamily(
+            "fleet_cluster_requests_inflight", "Requests in flight", labels=["cluster"]
+        )
+        waiting = GaugeMetricFamily(
+            "fleet_cluster_requests_waiting",
+            "Requests waiting for a slot under the cluster's limit",
+            labels=["cluster"],
+        )
+        throttled = CounterMetricFamily(
+            "fleet_cluster_overload_signals",
+            "429, 5xx and timeout answers that lowered (or would lower) the cluster's limit",
+            labels=["cluster"],
+        )
+        for cluster, view in sorted(self._limits().items()):
+            limit.add_metric([cluster], view.limit)
+            inflight.add_metric([cluster], view.inflight)
+            waiting.add_metric([cluster], view.waiting)
+            throttled.add_metric([cluster], view.throttled)
+        yield from (limit, inflight, waiting, throttled)
 
 
 class Metrics:
@@ -98,6 +160,13 @@ class Metrics:
         self.http_open = Gauge(
             "fleet_http_connections_open", "Open HTTP connections", registry=self.registry
         )
+        self.queue_wait = Histogram(
+            "fleet_workqueue_wait_seconds",
+            "How long a ready key waited past its due time for a worker or cluster slot",
+            ["queue"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self._clusters: Callable[[], Iterable[str]] = lambda: ()
 
     def observe_clusters(self, names: Callable[[], Iterable[str]]) -> None:
@@ -118,10 +187,17 @@ class Metrics:
 
     def add_state(
         self,
-        depths: Callable[[], Mapping[str, int]],
+        queues: Mapping[str, QueueView],
         apps: Callable[[], Iterable[tuple[str, str]]],
+        limits: Callable[[], Mapping[str, LimitView]],
     ) -> None:
-        self.registry.register(_StateCollector(depths, apps))
+        """Figures read at scrape time from the controller's queues, Application statuses and
+        member clients."""
+        self.registry.register(_StateCollector(queues, apps, limits))
+
+    def observe_wait(self, queue: str) -> Callable[[float], None]:
+        """A work queue's `on_wait`: how long ready keys waited for a slot."""
+        return self.queue_wait.labels(queue).observe
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
