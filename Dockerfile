@@ -38,6 +38,6 @@ ENV FLEET_CRDS_DIR=/opt/fleet/crds \
 # 65532: the conventional "nonroot" uid/gid; numeric so runAsNonRoot can verify it.
 USER 65532:65532
 WORKDIR /tmp
-EXPOSE 8080
+EXPOSE 8080 8081
 ENTRYPOINT ["fleet"]
 CMD ["controller", "run", "--namespace", "fleet-system"]

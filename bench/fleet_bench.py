@@ -217,6 +217,8 @@ def start_controller(
             NAMESPACE,
             "--listen",
             f"127.0.0.1:{port}",
+            "--health-listen",
+            "127.0.0.1:0",
             "--cache-dir",
             str(workdir / "cache"),
             "--git-poll-interval",

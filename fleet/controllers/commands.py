@@ -24,7 +24,26 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument("--hub-context", default=None)
     run.add_argument("--namespace", "-n", default=DEFAULT_NAMESPACE)
-    run.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT")
+    run.add_argument(
+        "--listen",
+        default="0.0.0.0:8080",
+        metavar="HOST:PORT",
+        help="webhooks, /metrics (and /healthz, /readyz, judged on the busy loop)",
+    )
+    run.add_argument(
+        "--health-listen",
+        default="0.0.0.0:8081",
+        metavar="HOST:PORT",
+        help="/healthz and /readyz answered by the liveness thread, never behind reconcile "
+        "work (point the kubelet's probes here); 'off' to serve them on --listen only",
+    )
+    run.add_argument(
+        "--liveness-stall",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="/healthz fails once the controller's event loop has not run for this long",
+    )
     run.add_argument(
         "--cache-dir",
         type=Path,

@@ -38,15 +38,30 @@ def webhook_secrets_from_env() -> WebhookSecrets:
     )
 
 
+def host_port(flag: str, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{flag} {value!r}: expected HOST:PORT")
+    return host or "0.0.0.0", int(port)
+
+
 def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
-    host, sep, port = str(args.listen).rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"--listen {args.listen!r}: expected HOST:PORT")
+    host, port = host_port("--listen", str(args.listen))
+    health = str(getattr(args, "health_listen", "off"))
+    health_host, health_port = (
+        ("", None) if health == "off" else host_port("--health-listen", health)
+    )
+    stall = float(getattr(args, "liveness_stall", 60.0))
+    if stall <= 0:
+        raise ValueError(f"--liveness-stall {stall}: expected a positive number of seconds")
     return ControllerSettings(
         cache_dir=args.cache_dir,
         namespace=args.namespace,
-        listen_host=host or "0.0.0.0",
-        listen_port=int(port),
+        listen_host=host,
+        listen_port=port,
+        health_host=health_host,
+        health_port=health_port,
+        liveness_stall=stall,
         resync_period=args.resync_period,
         git_poll_interval=args.git_poll_interval,
         workers=args.workers,

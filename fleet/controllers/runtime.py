@@ -41,6 +41,7 @@ from fleet.git.webhooks import WebhookSecrets
 from fleet.kube.client import FleetApiClient
 from fleet.render import RenderTools, report_sandbox
 from fleet.server.app import HttpServer, make_app
+from fleet.server.health import DEFAULT_STALL, make_health_app
 from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
 from generators.base import Cluster as GeneratorCluster
@@ -55,6 +56,11 @@ class ControllerSettings:
     namespace: str = DEFAULT_NAMESPACE
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
+    health_host: str = "127.0.0.1"
+    health_port: int | None = None
+    """/healthz and /readyz from the liveness loop (fleet.server.health); None: only on the
+    main port. 0: any free port (read `Controller.health_port` once started)."""
+    liveness_stall: float = DEFAULT_STALL
     """0: any free port (read `Controller.port` once started)."""
     resync_period: float = 180.0
     git_poll_interval: float = 60.0
@@ -105,6 +111,7 @@ class Controller:
         self.settings = settings
         self._hub_factory = hub_factory
         self.liveness: LivenessLoop | None = None
+        self.health_port = 0
         self._shards_changed = anyio.Event()
         self.metrics = Metrics()
         self.port = 0
@@ -203,6 +210,7 @@ class Controller:
                 appsets.queue.on_wait = self.metrics.observe_wait("appsets")
                 self.liveness = live
                 tg.start_soon(live.beat)
+                health = await self._serve_health(live)
                 runner = await self._serve(cache)
                 try:
                     tg.start_soon(self.registry.run)
@@ -227,6 +235,8 @@ class Controller:
                     self._ready = False
                     with anyio.CancelScope(shield=True):
                         await runner.stop()
+                        if health is not None:
+                            await live.call(health.stop)
                     self.metrics.close()
 
     def _new_appsets(self, repos: RepoHub) -> ApplicationSetController:
@@ -324,6 +334,22 @@ class Controller:
         server = HttpServer(app, limits=limits, metrics=self.metrics)
         self.port = await server.start(self.settings.listen_host, self.settings.listen_port)
         return server
+
+    async def _serve_health(self, live: LivenessLoop) -> HttpServer | None:
+        """The health port, served by the liveness loop (see fleet.server.health)."""
+        port = self.settings.health_port
+        if port is None:
+            return None
+        app = make_health_app(
+            self._not_ready, live.main_loop_silence, stall=self.settings.liveness_stall
+        )
+
+        async def start() -> HttpServer:
+            server = HttpServer(app, limits=self.settings.http)
+            self.health_port = await server.start(self.settings.health_host, port)
+            return server
+
+        return await live.call(start)
 
     async def _follow_clusters(self, manager: ClusterManager) -> None:
         """Turn registry changes into requeues, only of what they concern: a cluster added,

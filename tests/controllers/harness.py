@@ -342,6 +342,8 @@ class Scenario:
             self.namespace,
             "--listen",
             f"127.0.0.1:{port}",
+            "--health-listen",
+            "127.0.0.1:0",
             "--cache-dir",
             str(self.workdir / "process-cache"),
             "--resync-period",

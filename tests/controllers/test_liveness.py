@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -124,3 +126,50 @@ async def test_a_call_returns_the_result_computed_on_the_liveness_thread(tmp_pat
 
         async with LivenessLoop(lambda: hub_client(env)) as live:
             assert await live.call(where) == "fleet-liveness"
+
+
+def probe_during(url: str, delay: float, answers: list[tuple[int, str]]) -> threading.Thread:
+    """GET `url` from another thread `delay` seconds from now with the kubelet's patience
+    (a 2 s timeout: an answer that waits for a blocked loop never comes in time)."""
+
+    def run() -> None:
+        time.sleep(delay)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                answers.append((response.status, response.read().decode()))
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.read().decode()))
+        except OSError as error:  # timed out
+            answers.append((0, repr(error)))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+async def test_the_health_port_answers_while_the_event_loop_is_busy(tmp_path: Path) -> None:
+    async with (
+        threaded_scenario(tmp_path) as scenario,
+        scenario.controller(health_port=0) as controller,
+    ):
+        answers: list[tuple[int, str]] = []
+        prober = probe_during(f"http://127.0.0.1:{controller.health_port}/readyz", 0.3, answers)
+        busy(4.0)  # the main loop runs nothing meanwhile; the probe comes and times out in it
+        prober.join(10)
+    assert answers == [(200, "ok\n")]
+
+
+async def test_the_health_port_fails_once_the_event_loop_is_stuck_past_the_limit(
+    tmp_path: Path,
+) -> None:
+    async with (
+        threaded_scenario(tmp_path) as scenario,
+        scenario.controller(health_port=0, liveness_stall=0.5) as controller,
+    ):
+        answers: list[tuple[int, str]] = []
+        prober = probe_during(f"http://127.0.0.1:{controller.health_port}/healthz", 1.5, answers)
+        time.sleep(2.0)  # a blocking call on the event loop: nothing beats
+        prober.join(10)
+    [(status, text)] = answers
+    assert status == 503
+    assert "event loop has not run for" in text

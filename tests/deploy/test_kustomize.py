@@ -102,10 +102,16 @@ def test_service_selects_the_controller_pods_on_the_http_port(rendered: list[Obj
     labels = one(rendered, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
     [port] = service["spec"]["ports"]
-    [container_port] = _container(rendered)["ports"]
+    ports = {p["name"]: p["containerPort"] for p in _container(rendered)["ports"]}
     assert port["port"] == 8080
-    assert port["targetPort"] == container_port["name"]
-    assert container_port["containerPort"] == 8080
+    assert ports[port["targetPort"]] == 8080
+
+
+def test_probes_go_to_the_health_port_not_behind_the_busy_one(rendered: list[Obj]) -> None:
+    container = _container(rendered)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert ports[container[probe]["httpGet"]["port"]] == 8081
 
 
 def test_role_binding_gives_the_role_to_the_pod_service_account(rendered: list[Obj]) -> None:
@@ -184,7 +190,7 @@ def test_writable_paths_are_empty_dirs(rendered: list[Obj]) -> None:
     assert set(mounts.values()) <= empty_dirs
 
 
-def test_controller_runs_with_cache_dir_listen_address_and_pod_namespace(
+def test_controller_runs_with_cache_dir_listen_addresses_and_pod_namespace(
     rendered: list[Obj],
 ) -> None:
     container = _container(rendered)
@@ -194,6 +200,7 @@ def test_controller_runs_with_cache_dir_listen_address_and_pod_namespace(
     assert options == {
         "--namespace": "$(POD_NAMESPACE)",
         "--listen": "0.0.0.0:8080",
+        "--health-listen": "0.0.0.0:8081",
         "--cache-dir": "/var/cache/fleet",
     }
     env = {e["name"]: e for e in container["env"]}

@@ -394,6 +394,8 @@ def controller_process(hub: Hub, workdir: Path) -> Iterator[RunningController]:
         NAMESPACE,
         "--listen",
         f"127.0.0.1:{port}",
+        "--health-listen",
+        "127.0.0.1:0",
         "--cache-dir",
         str(workdir / "cache"),
     ]

@@ -91,6 +91,8 @@ def _start_controller(config: ScenarioConfig, workdir: Path, port: int) -> subpr
         config.namespace,
         "--listen",
         f"127.0.0.1:{port}",
+        "--health-listen",
+        "127.0.0.1:0",
         "--cache-dir",
         str(workdir / "controller-cache"),
         "--resync-period",

@@ -53,6 +53,8 @@ async def test_the_controller_started_elsewhere_with_default_flags_generates_app
         scenario.namespace,
         "--listen",
         f"127.0.0.1:{port}",  # not the default 0.0.0.0:8080: tests run side by side
+        "--health-listen",
+        "127.0.0.1:0",
     ]
     environment = {**os.environ, "XDG_CACHE_HOME": str(xdg)}
     with (tmp_path / "controller.log").open("ab") as log:

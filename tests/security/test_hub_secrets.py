@@ -406,7 +406,7 @@ ALIAS_BOMB = "\n".join(
 
 def test_a_kubeconfig_alias_bomb_is_refused_not_expanded() -> None:
     """Twelve levels of five-fold aliases name 10 x 5^11 (about 488 million) values."""
-    with pytest.raises(CredentialsError, match="kubeconfig: more than .* values once aliases"):
+    with pytest.raises(CredentialsError, match=r"kubeconfig: more than .* values once aliases"):
         parse_kubeconfig(ALIAS_BOMB)
 
 
