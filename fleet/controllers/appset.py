@@ -16,6 +16,7 @@ needs, expands off the event loop, plans (`appset_plan.plan`) and writes only wh
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -428,6 +429,12 @@ class ApplicationSetController:
         self._windows: dict[str, _Window] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._limiter = anyio.CapacityLimiter(EXPANSION_THREADS)
+        self._expansions: dict[str, tuple[str, float, Generated]] = {}
+        """name -> (what it read, when, the complete expansion): see `_generate`."""
+        self._inputs_epoch = 0
+        """Moves when the clusters or a repository move: every expansion may differ then."""
+        self.expansions = 0
+        self.expansions_reused = 0
         self._synced = False
 
     # -- events ------------------------------------------------------------------------------
@@ -442,6 +449,7 @@ class ApplicationSetController:
 
     def clusters_changed(self) -> None:
         """The cluster registry changed: every ApplicationSet may generate differently."""
+        self._inputs_epoch += 1
         self.requeue_all()
 
     async def _appsets_reset(self, items: list[dict[str, Any]]) -> None:
@@ -449,6 +457,7 @@ class ApplicationSetController:
         for gone in set(self._appsets) - set(fresh):
             self.queue.forget(gone)
             self._windows.pop(gone, None)
+            self._expansions.pop(gone, None)
         self._appsets = fresh
         self.requeue_all()
 
@@ -457,6 +466,7 @@ class ApplicationSetController:
         if kind == "DELETED":
             self._appsets.pop(name, None)
             self._windows.pop(name, None)
+            self._expansions.pop(name, None)
             self.queue.forget(name)
             return
         old = self._appsets.get(name)
@@ -494,6 +504,7 @@ class ApplicationSetController:
             self._requeue_git()  # closed as too slow: we may have missed moves
 
     def _requeue_git(self) -> None:
+        self._inputs_epoch += 1
         for name, obj in list(self._appsets.items()):
             generators = (obj.get("spec") or {}).get("generators") or []
             if any(True for _ in git_generator_urls(generators, "spec.generators")):
@@ -597,8 +608,22 @@ class ApplicationSetController:
     async def _resolve(self, urls: Sequence[str]) -> tuple[RepoResolver, dict[str, str]]:
         return await fetch_repositories(self.repos, urls)
 
-    async def _reconcile(self, name: str, obj: dict[str, Any]) -> float | None:
-        bound = log.bind(appset=name, namespace=self.namespace)
+    async def _generate(self, name: str, obj: dict[str, Any]) -> Generated:
+        """The ApplicationSet expanded, or its last complete expansion when nothing it reads
+        has changed since (its spec, labels and annotations; the clusters; the repositories),
+        for at most a resync period.
+
+        Why: expansion (git reads, templates) is the expensive part, and most reconciles come
+        from the Applications' own events (their status moving during a rollout), which change
+        nothing it reads: those only re-plan against the live Applications and refresh status.
+        An incomplete expansion is never reused, so a failing generator is retried."""
+        key = json.dumps([_generation_view(obj), self._inputs_epoch], default=str)
+        now = anyio.current_time()
+        cached = self._expansions.get(name)
+        fresh = cached is not None and now - cached[1] < self.settings.resync_period
+        if cached is not None and fresh and cached[0] == key:
+            self.expansions_reused += 1
+            return cached[2]
         generated = await generate(
             obj,
             namespace=self.namespace,
@@ -608,6 +633,16 @@ class ApplicationSetController:
             limiter=self._limiter,
             projects=self.projects,
         )
+        self.expansions += 1
+        if generated.complete:
+            self._expansions[name] = (key, now, generated)
+        else:
+            self._expansions.pop(name, None)
+        return generated
+
+    async def _reconcile(self, name: str, obj: dict[str, Any]) -> float | None:
+        bound = log.bind(appset=name, namespace=self.namespace)
+        generated = await self._generate(name, obj)
         existing = self.applications_of(name)
         if generated.invalid is not None:
             bound.warning("appset.invalid", error=generated.invalid)
