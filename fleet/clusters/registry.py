@@ -237,7 +237,7 @@ class HubRegistry:
         namespace: str,
         *,
         request_timeout: float = 10.0,
-        watch_timeout: int = 60,
+        watch_timeout: int | None = None,
         resync_period: float = 60.0,
         exec_policy: ExecPolicy = NO_EXEC,
     ) -> None:

@@ -11,6 +11,7 @@ events (`on_event`) in between.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,18 @@ object, shallow enough that the watch's own handlers (comparisons, json.dumps, c
 hit the recursion limit. The API server accepts up to 10,000 levels in fields that preserve
 unknown fields (Helm valuesObject, list generator elements). Objects under this bound but over
 what their controller accepts are reported on the object itself (InvalidSpecError)."""
+
+MIN_WATCH_TIMEOUT = 300
+"""An idle watch stays open 5 to 10 minutes (jittered, as client-go's reflector), kept alive by
+bookmarks, instead of being re-opened every minute: at 1,000 clusters x a dozen kinds, one-minute
+watches alone are a few hundred requests a minute against the fleet's API servers."""
+
+
+def watch_timeout() -> int:
+    """A fresh server-side timeout for one watch request (jittered, so watches opened together
+    do not all end together)."""
+    return int(MIN_WATCH_TIMEOUT * (1 + random.random()))
+
 
 OnReset = Callable[[list[dict[str, Any]]], Awaitable[None]]
 OnEvent = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -116,12 +129,16 @@ async def list_and_watch(
     on_reset: OnReset,
     on_event: OnEvent,
     label_selector: str | None = None,
-    server_timeout: int = 60,
+    server_timeout: int | None = None,
     inactivity: float = 90.0,
     request_timeout: float = 10.0,
     max_backoff: float = 30.0,
 ) -> None:
-    """Run forever (until cancelled), keeping the caller in sync with the collection `path`."""
+    """Run forever (until cancelled), keeping the caller in sync with the collection `path`.
+
+    `server_timeout` (default: `watch_timeout()` per request) bounds each watch request on the
+    server; `inactivity` declares a stream dead when nothing, not even a bookmark, came for that
+    long (API servers send one about every minute to a watch that asks)."""
     backoff = 0.5
     while True:
         try:
@@ -137,7 +154,7 @@ async def list_and_watch(
                     "watch": "1",
                     "allowWatchBookmarks": "true",
                     "resourceVersion": rv,
-                    "timeoutSeconds": str(server_timeout),
+                    "timeoutSeconds": str(server_timeout or watch_timeout()),
                 }
                 rv = await _stream(api, path, watch_query, on_event, inactivity)
         except Gone:

@@ -60,7 +60,7 @@ def _name(obj: Obj) -> tuple[str, str]:
 
 
 class WatchHub:
-    def __init__(self, *, server_timeout: int = 60) -> None:
+    def __init__(self, *, server_timeout: int | None = None) -> None:
         self.server_timeout = server_timeout
         self._streams: dict[tuple[int, Resource], _Stream] = {}
         self._tg: TaskGroup | None = None
