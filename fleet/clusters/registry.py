@@ -17,13 +17,20 @@ cluster.
 Warnings that do not change Ready are conditions too: `InsecureTLS` (verification off, and
 which field said so) and `ServerChanged` (spec.server moved away from the server the Secret's
 credentials were registered for, `status.server`, until the Secret is updated to confirm).
+
+Sharding (`owns`): a replica builds clients for, probes, runs exec plugins of, and writes the
+status and Events of only the clusters of the shards it holds; every replica still parses and
+knows every registered cluster (`registered`: name, server, labels), since the leader's clusters
+generator needs them all. Without it, N replicas (or `fleet controller run --workers N`) would
+multiply probes, client memory and status writes by N. `refresh()` after the shards move builds
+and drops clients at once.
 """
 
 from __future__ import annotations
 
 import ssl
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -229,7 +236,10 @@ class HubRegistry:
     """Use: `async with ClusterManager(sink=registry.write_status)` then `await registry.run()`
     (or `tg.start_soon(registry.run)`); `registry.attach(manager)` before running.
 
-    `exec_policy` says which exec plugins hub Secrets may run (default: none)."""
+    `exec_policy` says which exec plugins hub Secrets may run (default: none). `owns(name)`
+    says whether this replica acts for a cluster (its shard is held here; "" stands for objects
+    naming no cluster, the leader's); None: every cluster (no sharding). Call `refresh()` when
+    its answers change."""
 
     def __init__(
         self,
@@ -240,6 +250,7 @@ class HubRegistry:
         watch_timeout: int | None = None,
         resync_period: float = 60.0,
         exec_policy: ExecPolicy = NO_EXEC,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.hub = hub
         self.namespace = namespace
@@ -249,14 +260,21 @@ class HubRegistry:
         """A resync also runs this often without events: it renews exec-plugin client
         certificates past their expiry (tokens renew per request) and heals a missed event."""
         self.exec_policy = exec_policy
+        self.owns = owns
+        self._acting: dict[str, bool] = {}
+        """Cluster -> whether the last resync acted for it (client, probes, status); read
+        through `serves`, so the Application controller never uses a cluster of a newly held
+        shard before its client exists."""
+        self._resync_lock = anyio.Lock()
         self.manager: ClusterManager | None = None
         self.clusters: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, Any]] = {}
         self.registered: dict[str, RegisteredCluster] = {}
         self._exec: dict[str, ExecProvider] = {}
         self._refreshing: set[ExecProvider] = set()
-        self._problems: dict[str, tuple[str, str]] = {}
-        self._secret_problems: dict[str, tuple[str, str]] = {}
+        self._problems: dict[str, tuple[str, str, bool]] = {}
+        """Cluster -> (reason, message, reported by this replica) of its last problem."""
+        self._secret_problems: dict[str, tuple[str, str, bool]] = {}
         self._notes: dict[str, Notes] = {}
         self._pins: dict[str, tuple[str, str, str]] = {}
         """Cluster -> (Secret name, its resourceVersion, the server pinned) at the last look."""
@@ -338,11 +356,36 @@ class HubRegistry:
                     await self._changed.wait()
                 self._changed = anyio.Event()
                 if len(self._listed) == 2:
-                    try:
-                        await self.resync()
-                    except Exception as error:  # each object is isolated; this is the net
-                        _explain(error)  # logs cluster.registration_failed with its place
+                    await self._guarded_resync()
                     self.synced.set()
+
+    async def _guarded_resync(self) -> None:
+        async with self._resync_lock:
+            try:
+                await self.resync()
+            except Exception as error:  # each object is isolated; this is the net
+                _explain(error)  # logs cluster.registration_failed with its place
+
+    async def refresh(self) -> None:
+        """Resync now (the shards moved): when this returns, the clusters `owns` now accepts
+        have clients and the others none. A no-op before both hub lists are read (the first
+        resync follows them)."""
+        if len(self._listed) == 2:
+            await self._guarded_resync()
+
+    # -- sharding ----------------------------------------------------------------------------
+
+    def _decide(self, name: str) -> bool:
+        """Whether this resync acts for `name` (asked once per object and resync: the answer
+        may change meanwhile on the thread that renews the Leases)."""
+        acting = self.owns is None or self.owns(name)
+        self._acting[name] = acting
+        return acting
+
+    def serves(self, name: str) -> bool:
+        """Whether this replica acted for cluster `name` at the last resync (True for a name
+        it never saw: nothing to wait for there)."""
+        return self.owns is None or self._acting.get(name, True)
 
     # -- exec plugins ----------------------------------------------------------------------
 
@@ -381,6 +424,15 @@ class HubRegistry:
         self, name: str, creds: SecretCredentials, server: str, insecure: bool | None
     ) -> None:
         assert self.manager is not None
+        if not self._acting.get(name, True):
+            # Another replica's cluster: judged like any (an exec plugin the policy refuses
+            # is a problem everywhere), but no client, no probe, no plugin run here.
+            if creds.exec is not None:
+                self.exec_policy.check(creds.exec)
+            self._exec.pop(name, None)
+            if name in self.manager:
+                await self.manager.remove(name)
+            return
         provider = self._exec_provider(name, creds.exec)
         exec_credential = None
         if provider is not None:
@@ -406,6 +458,7 @@ class HubRegistry:
         assert self.manager is not None
         wanted: dict[str, RegisteredCluster] = {}
         for name, obj in list(self.clusters.items()):
+            self._decide(name)
             try:
                 wanted[name] = await self._from_cluster(parse_cluster(obj), obj)
                 self._problems.pop(name, None)
@@ -430,6 +483,8 @@ class HubRegistry:
         for name in set(self._pins) - set(self.clusters):
             self._pins.pop(name, None)
             self._status_locks.pop(name, None)
+        for name in set(self._acting) - set(self.clusters) - set(wanted):
+            self._acting.pop(name, None)
         for name in (set(self._secret_problems) | set(self._argocd_seen)) - set(self.secrets):
             self._secret_problems.pop(name, None)
             self._argocd_seen.pop(name, None)
@@ -492,6 +547,8 @@ class HubRegistry:
         """Log (and record an Event for) a warning that newly appeared, and write it into
         the status now (the probe writes only when health changes)."""
         assert self.manager is not None
+        if not self._acting.get(name, True):
+            return  # the owner's to report
         ref = ObjectRef("Cluster", name, self.namespace, f"{GROUP}/{VERSION}", _uid(obj))
         was_changed = previous is not None and previous.registered != previous.server
         if notes.registered != notes.server and not was_changed:
@@ -520,8 +577,10 @@ class HubRegistry:
         server = creds.server or ""
         if name in wanted:
             return None  # a fleet Cluster of that name wins
+        acting = self._decide(name)
         check_transport(server, "data.server")
-        await self._argocd_notes(secret_name, secret, creds)
+        if acting:
+            await self._argocd_notes(secret_name, secret, creds)
         await self._upsert(name, creds, server, None)
         return RegisteredCluster(
             name,
@@ -565,10 +624,14 @@ class HubRegistry:
     async def _secret_problem(
         self, secret_name: str, secret: Mapping[str, Any], reason: str, message: str
     ) -> None:
-        if self._secret_problems.get(secret_name) == (reason, message):
+        # Which cluster an unreadable Secret stands for is unknown: the leader reports it.
+        acting = self.owns is None or self.owns("")
+        if self._secret_problems.get(secret_name) == (reason, message, acting):
             return
-        self._secret_problems[secret_name] = (reason, message)
+        self._secret_problems[secret_name] = (reason, message, acting)
         self._argocd_seen.pop(secret_name, None)
+        if not acting:
+            return
         log.warning(
             "cluster.argocd_secret_invalid", secret=secret_name, reason=reason, error=message
         )
@@ -580,9 +643,12 @@ class HubRegistry:
         self._notes.pop(name, None)
         if name in self.manager:
             await self.manager.remove(name)
-        if self._problems.get(name) == (reason, message):
+        acting = self._acting.get(name, True)
+        if self._problems.get(name) == (reason, message, acting):
             return
-        self._problems[name] = (reason, message)
+        self._problems[name] = (reason, message, acting)
+        if not acting:
+            return  # the owner reports it (again when this replica becomes the owner)
         log.warning("cluster.not_registered", cluster=name, reason=reason, message=message)
         health = ClusterHealth(reachable=None, ready=False, reason=reason, message=message)
         await self._write_status(name, health)

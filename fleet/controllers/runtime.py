@@ -115,7 +115,8 @@ class Controller:
         self._shards_changed = anyio.Event()
         self.metrics = Metrics()
         self.port = 0
-        self.registry = HubRegistry(hub, settings.namespace, exec_policy=settings.exec_policy)
+        self.listening = anyio.Event()
+        """Set once both ports are bound (`port`, `health_port`), before the hub is read."""
         self.applications: ApplicationController | None = None
         self.appsets: ApplicationSetController | None = None
         self._scope: anyio.CancelScope | None = None
@@ -133,6 +134,13 @@ class Controller:
                 shard.renew_interval,
             )
             self.metrics.registry.register(ShardCollector(self.coordinator))
+        # The registry follows the shards: clients, probes and status only for this replica's.
+        self.registry = HubRegistry(
+            hub,
+            settings.namespace,
+            exec_policy=settings.exec_policy,
+            owns=self.coordinator.owns_cluster if self.coordinator else None,
+        )
         # -- end sharding --
 
     # -- what the parts ask each other ---------------------------------------------------------
@@ -197,7 +205,7 @@ class Controller:
                         wave_timeout=settings.wave_timeout,
                     ),
                     metrics=self.metrics,
-                    owns=self.coordinator.owns_cluster if self.coordinator else None,
+                    owns=self._owns_application_cluster if self.coordinator else None,
                 )
                 self.appsets = self._new_appsets(repos)
                 apps, appsets = self.applications, self.appsets
@@ -212,13 +220,15 @@ class Controller:
                 tg.start_soon(live.beat)
                 health = await self._serve_health(live)
                 runner = await self._serve(cache)
+                self.listening.set()
                 try:
-                    tg.start_soon(self.registry.run)
-                    await self.registry.synced.wait()
-                    # -- sharding: leases first, so a lone replica owns all before it starts --
+                    # -- sharding: leases first, so a lone replica owns all before it starts
+                    # (and its registry builds every client at its first resync, as without) --
                     if self.coordinator is not None:
                         await self._start_coordinator(live, self.coordinator)
                         tg.start_soon(self._follow_shards)
+                    tg.start_soon(self.registry.run)
+                    await self.registry.synced.wait()
                     await tg.start(apps.run)
                     if self.coordinator is None:
                         await tg.start(appsets.run)
@@ -271,11 +281,22 @@ class Controller:
         live.spawn(lambda: coordinator.run(task_status=status), "sharding")
         await first_round.wait()
 
+    def _owns_application_cluster(self, cluster: str) -> bool:
+        """An Application is reconciled here once its cluster's shard is held here AND the
+        registry has followed (built the client): between the two, a reconcile would find
+        no client and report a spurious ComparisonError."""
+        assert self.coordinator is not None
+        return self.coordinator.owns_cluster(cluster) and self.registry.serves(cluster)
+
     async def _follow_shards(self) -> None:
-        """Shards gained or lost: every Application looks again (gained ones are picked up
-        at once, lost ones dropped by their next reconcile)."""
+        """Shards gained or lost: the registry builds and drops clients first, then every
+        Application looks again (gained ones are picked up at once, lost ones dropped by
+        their next reconcile)."""
+        changed = self._shards_changed
         while True:
-            await self._shards_changed.wait()
+            await changed.wait()
+            changed = self._shards_changed  # a change during the refresh is not missed
+            await self.registry.refresh()
             if self.applications is not None:
                 self.applications.clusters_changed()
 

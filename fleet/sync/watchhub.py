@@ -11,6 +11,10 @@ snapshot at once; after a re-list (410, reconnect) every follower gets its new s
 Use: `tg.start_soon(hub.run)` once; `await hub.follow(api, resource, app_label, on_reset,
 on_event)` from each follower (returns only when cancelled; the stream stops when its last
 follower leaves).
+
+A stream that fails (its client was closed under it: credentials rotated, or the cluster's
+shard moved to another replica) ends on its own and raises `StreamEnded` in its followers; it
+never takes the hub's task group, and with it the controller, down.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import structlog
 from anyio.abc import TaskGroup, TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.kube.watch import list_and_watch
 from fleet.sync.discovery import Resource
 from fleet.sync.tracking import LABEL
+
+log = structlog.get_logger("fleet.sync.watchhub")
 
 Obj = dict[str, Any]
 OnReset = Callable[[list[Obj]], Awaitable[None]]
@@ -48,6 +55,12 @@ class _Stream:
     """label value -> (namespace, name) -> latest object"""
     listed: bool = False
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    ended: anyio.Event = field(default_factory=anyio.Event)
+    error: str = ""
+
+
+class StreamEnded(RuntimeError):
+    """The shared watch a follower was on failed; the follower's owner starts a new one."""
 
 
 def _label(obj: Obj) -> str:
@@ -98,7 +111,8 @@ class WatchHub:
         try:
             if stream.listed:
                 await on_reset(list(stream.objects.get(label, {}).values()))
-            await anyio.sleep_forever()
+            await stream.ended.wait()
+            raise StreamEnded(f"watch of {resource.collection()} ended: {stream.error}")
         finally:
             stream.followers.remove(follower)
             if not stream.followers:
@@ -127,11 +141,23 @@ class WatchHub:
                     await follower.on_event(kind, obj)
 
         with stream.scope:
-            await list_and_watch(
-                stream.api,
-                stream.resource.collection(),
-                on_reset=reset,
-                on_event=event,
-                label_selector=LABEL,
-                server_timeout=self.server_timeout,
-            )
+            try:
+                await list_and_watch(
+                    stream.api,
+                    stream.resource.collection(),
+                    on_reset=reset,
+                    on_event=event,
+                    label_selector=LABEL,
+                    server_timeout=self.server_timeout,
+                )
+            except Exception as error:  # one stream never takes the others down
+                stream.error = str(error) or type(error).__name__
+                log.warning(
+                    "watchhub.stream_failed",
+                    resource=stream.resource.collection(),
+                    error=stream.error,
+                )
+            finally:
+                if self._streams.get(key) is stream:
+                    del self._streams[key]  # a new follower opens a fresh stream
+                stream.ended.set()

@@ -224,11 +224,13 @@ async def running(
     settings: ManagerSettings = FAST,
     *,
     exec_policy: ExecPolicy = NO_EXEC,
+    owns: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[tuple[ClusterManager, HubRegistry]]:
     """A manager + hub registry watching `namespace`, for the body of a test (exec plugins
-    run only if `exec_policy` allows them, as in the controller)."""
+    run only if `exec_policy` allows them, as in the controller; `owns`: the clusters of this
+    replica's shards, None for all)."""
     async with hub_client(env) as hub:
-        registry = HubRegistry(hub, namespace, watch_timeout=30, exec_policy=exec_policy)
+        registry = HubRegistry(hub, namespace, watch_timeout=30, exec_policy=exec_policy, owns=owns)
         async with ClusterManager(settings, registry.write_status) as manager:
             registry.attach(manager)
             async with anyio.create_task_group() as tg:
