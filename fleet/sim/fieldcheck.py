@@ -122,8 +122,14 @@ def unknown_fields(rt: ResourceType, obj: Mapping[str, Any]) -> list[Path]:
     return found
 
 
+#: Values nested deeper than this are not checked (a client chose the depth; the recursion
+#: must stay within Python's stack). No built-in kind's fields nest that deep but a CRD's
+#: `openAPIV3Schema`, whose deeper levels are then kept as sent.
+_MAX_DEPTH = 100
+
+
 def _walk(value: Any, node: _Node, path: Path, found: list[Path]) -> None:
-    if node.open:
+    if node.open or len(path) > _MAX_DEPTH:
         return
     if isinstance(value, dict):
         for key, child in value.items():

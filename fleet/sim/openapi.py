@@ -29,7 +29,6 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fleet.sim import openapi_pb
@@ -267,6 +266,9 @@ def _object_schema(rt: ResourceType, template: Mapping[str, Any], *, v2: bool) -
     and without defaults for v2), TypeMeta and ObjectMeta at the root and in embedded
     resources, and the group-version-kind extension."""
     gvk = [{"group": rt.group, "kind": rt.kind, "version": rt.version}]
+    if _depth(rt.openapi_schema or {}) > MAX_SCHEMA_DEPTH:
+        # published as the real server publishes a schema it cannot use: an untyped object
+        return {"type": "object", "x-kubernetes-group-version-kind": gvk}
     source = _unfold(_structural(dict(rt.openapi_schema or {})))
     if v2 and source.get("x-kubernetes-preserve-unknown-fields"):
         return {"type": "object", "x-kubernetes-group-version-kind": gvk}
@@ -280,6 +282,28 @@ def _object_schema(rt: ResourceType, template: Mapping[str, Any], *, v2: bool) -
     out = {"type": "object", **out, "properties": dict(sorted(properties.items()))}
     out["x-kubernetes-group-version-kind"] = gvk
     return out
+
+
+#: Schemas nested deeper than this many JSON levels (a CRD embedding a PodSpec reaches about
+#: 60) are published without their fields: the recursive conversions below, the protobuf
+#: encoder's especially, must stay within Python's stack.
+MAX_SCHEMA_DEPTH = 200
+
+
+def _depth(schema: Mapping[str, Any]) -> int:
+    """Nesting depth of a schema, counted without recursion (a client chose the schema)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(schema, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_SCHEMA_DEPTH:
+            break
+        if isinstance(node, Mapping):
+            stack.extend((child, level + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, level + 1) for child in node)
+    return deepest
 
 
 _TRUE_ONLY = frozenset(
@@ -492,34 +516,33 @@ def v2_definitions(types: Iterable[ResourceType]) -> JSON:
 # -- one cluster's documents --------------------------------------------------------------------
 
 
-@dataclass
-class _CRDParts:
-    v3: dict[str, bytes]
-    v2_definitions: bytes
-    v2_proto: bytes
-
-
 class OpenAPIDocuments:
     """A cluster's OpenAPI documents: its profile's plus its CRDs', built on first request."""
 
     def __init__(self, profile: Profile, crd_types: Iterable[ResourceType] = ()) -> None:
         self.base = base_documents(profile)
         self.crd_types = [t for t in crd_types if not t.builtin]
-        self._crd: _CRDParts | None = None
+        self._crd_v3: dict[str, bytes] | None = None
+        self._crd_v2: tuple[bytes, bytes] | None = None
         self._root: bytes | None = None
 
-    def _crd_parts(self) -> _CRDParts:
-        if self._crd is None:
+    def _crd_documents(self) -> dict[str, bytes]:
+        if self._crd_v3 is None:
             by_gv: dict[str, list[ResourceType]] = {}
             for rt in self.crd_types:
                 by_gv.setdefault(f"apis/{rt.group}/{rt.version}", []).append(rt)
-            v3 = {gv: _dumps(v3_document(types)) for gv, types in by_gv.items()}
+            self._crd_v3 = {gv: _dumps(v3_document(types)) for gv, types in by_gv.items()}
+        return self._crd_v3
+
+    def _crd_definitions(self) -> tuple[bytes, bytes]:
+        """The CRDs' v2 definitions as JSON members and as a protobuf `definitions` field."""
+        if self._crd_v2 is None:
             definitions = v2_definitions(self.crd_types)
-            v2_json = b"".join(
+            json_members = b"".join(
                 b"," + _dumps(name) + b":" + _dumps(schema) for name, schema in definitions.items()
             )
-            self._crd = _CRDParts(v3, v2_json, openapi_pb.definitions(definitions))
-        return self._crd
+            self._crd_v2 = (json_members, openapi_pb.definitions(definitions))
+        return self._crd_v2
 
     @property
     def documents(self) -> dict[str, bytes]:
@@ -527,7 +550,7 @@ class OpenAPIDocuments:
         base = self.base.v3()
         if not self.crd_types:
             return base
-        return {**base, **self._crd_parts().v3}
+        return {**base, **self._crd_documents()}
 
     @property
     def root(self) -> bytes:
@@ -544,13 +567,13 @@ class OpenAPIDocuments:
         head, middle, tail = self.base.v2_json()
         if not self.crd_types:
             return [head, middle, tail]
-        return [head, middle, self._crd_parts().v2_definitions, tail]
+        return [head, middle, self._crd_definitions()[0], tail]
 
     def v2_proto_chunks(self) -> list[bytes]:
         base = self.base.v2_proto()
         if not self.crd_types:
             return [base]
-        return [base, self._crd_parts().v2_proto]
+        return [base, self._crd_definitions()[1]]
 
 
 def negotiate_v2(accept: str) -> str | None:

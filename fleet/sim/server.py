@@ -257,6 +257,15 @@ class SimServer:
             return web.Response(status=499)
         except web.HTTPException:
             raise
+        except RecursionError:
+            # a body nested deeper than Python's stack: refused quickly, and logged without a
+            # thousand-frame traceback (rendering one froze the event loop for minutes)
+            log.warning("sim.too_deep", cluster=cluster.name, path=request.path)
+            return error_response(
+                errors.bad_request(
+                    "the request is nested too deeply for fleet-sim (about 400 levels at most)"
+                )
+            )
         except Exception as exc:  # a simulator bug must still answer like an API server
             log.exception("sim.internal_error", cluster=cluster.name, path=request.path)
             return error_response(errors.internal(f"{type(exc).__name__}: {exc}"))

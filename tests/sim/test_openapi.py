@@ -183,3 +183,44 @@ async def test_server_side_apply_of_an_unknown_field_fails_as_on_a_real_server(r
         "failed to create typed patch object (/typed; apps/v1, Kind=Deployment): "
         '.spec.template.spec.containers[name="app"].nope: field not declared in schema'
     )
+
+
+def _nested_crd(levels: int) -> bytes:
+    schema = '{"type":"string"}'
+    for _ in range(levels):
+        schema = '{"type":"object","properties":{"a":' + schema + "}}"
+    return (
+        '{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",'
+        '"metadata":{"name":"nests.example.com"},"spec":{"group":"example.com",'
+        '"scope":"Namespaced","names":{"plural":"nests","kind":"Nest"},"versions":[{"name":"v1",'
+        '"served":true,"storage":true,"schema":{"openAPIV3Schema":' + schema + "}}]}}"
+    ).encode()
+
+
+async def test_a_request_nested_too_deeply_is_refused_at_once(raw: Raw) -> None:
+    """A body deeper than Python's stack is a 400, not minutes of traceback rendering that
+    stalled every cluster of the server (the event loop) before."""
+    code, status = await raw.request("POST", CRD_PATH, _nested_crd(440))
+    assert code == 400
+    assert "nested too deeply" in status["message"]
+    code, _ = await raw.request("GET", CM_PATH)  # the server still answers
+    assert code == 200
+
+
+async def test_a_crd_schema_nested_beyond_the_limit_is_published_without_its_fields(
+    raw: Raw,
+) -> None:
+    code, body = await raw.request("POST", CRD_PATH, _nested_crd(150))
+    assert code == 201, body
+    _, _, root = await _get(raw, "/openapi/v3")
+    url = json.loads(root)["paths"]["apis/example.com/v1"]["serverRelativeURL"]
+    _, _, doc = await _get(raw, url)
+    nest = json.loads(doc)["components"]["schemas"]["com.example.v1.Nest"]
+    assert nest == {
+        "type": "object",
+        "x-kubernetes-group-version-kind": [
+            {"group": "example.com", "kind": "Nest", "version": "v1"}
+        ],
+    }
+    code, _, v2 = await _get(raw, "/openapi/v2", PROTOBUF)
+    assert code == 200 and "com.example.v1.Nest" in _definitions(v2)
