@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,16 @@ async def test_a_password_in_a_repo_url_never_reaches_status_or_logs(
     log = fleet_log.getvalue()
     assert "config.git" in log
     assert PASSWORD not in log
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["a" * 2_000_000, "-----BEGIN PRIVATE KEY-----" * 80_000, "https://" + "a" * 2_000_000],
+    ids=["letters", "unterminated-keys", "url-without-host-end"],
+)
+def test_redacting_a_long_hostile_message_takes_linear_time(hostile: str) -> None:
+    """Redaction runs on every log line and status message, some quoting tenant text: with a
+    backtracking engine these took hours (quadratic) while holding the GIL. The bound is a
+    thousand times what a linear pass needs; a quadratic one never meets it."""
+    code = "import sys; from fleet.redaction import redact; redact(sys.stdin.read())"
+    subprocess.run([sys.executable, "-c", code], input=hostile, text=True, check=True, timeout=60)
