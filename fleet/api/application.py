@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.sync.retry import parse_duration
+from fleet.sync.retry import MAX_DURATION_TEXT, parse_duration
 from generators.yamlio import MAX_DEPTH, DocumentShapeError, check_shape
 
 GROUP = "fleet.gitops.dev"
@@ -129,8 +129,9 @@ def _duration(value: Any, path: str) -> None:
     try:
         seconds = parse_duration(value, 0.0)
     except ValueError:
+        quoted = repr(value) if len(str(value)) <= MAX_DURATION_TEXT else "the value"
         raise InvalidApplicationError(
-            path, f'{value!r} is not a duration such as "30s", "2m" or "1m30s"'
+            path, f'{quoted} is not a duration such as "30s", "2m" or "1m30s"'
         ) from None
     if seconds < 0:
         raise InvalidApplicationError(path, f"must not be negative, got {value!r}")

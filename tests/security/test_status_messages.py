@@ -186,3 +186,27 @@ def test_redacting_a_long_hostile_message_takes_linear_time(hostile: str) -> Non
     thousand times what a linear pass needs; a quadratic one never meets it."""
     code = "import sys; from fleet.redaction import redact; redact(sys.stdin.read())"
     subprocess.run([sys.executable, "-c", code], input=hostile, text=True, check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "hostile", ["1" * 200_000 + "x", "1s" * 100_000, "." * 200_000], ids=["digits", "parts", "dots"]
+)
+def test_a_huge_retry_duration_is_refused_at_once_and_not_quoted(hostile: str) -> None:
+    """A backtracking duration pattern took 11 s on 20,000 digits (quadratic): this one is
+    refused by its length before any scan, and the message does not carry it."""
+    from fleet.api.application import InvalidApplicationError, parse_application
+
+    app = {
+        "apiVersion": "fleet.gitops.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a", "namespace": "fleet-system"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://git.example/a.git", "path": "."},
+            "destination": {"name": "c", "namespace": "n"},
+            "syncPolicy": {"retry": {"limit": 2, "backoff": {"maxDuration": hostile}}},
+        },
+    }
+    with pytest.raises(InvalidApplicationError, match="maxDuration") as refused:
+        parse_application(app)
+    assert len(str(refused.value)) < 300
