@@ -81,18 +81,31 @@ def redact_value(value: Any) -> Any:
 
 _MESSAGE_KEYS = frozenset({"message", "reason"})
 
+MAX_MESSAGE = 8192
+"""Characters of one status message: enough for any error worth reading, and a bound on what
+tenant text an error may quote into status (a status over etcd's object limit could not be
+written, and the reason would never reach the object). Longer ones keep their start."""
+
+
+def status_text(text: str) -> str:
+    """A message as status may carry it: redacted, and cut to MAX_MESSAGE characters."""
+    text = redact(text)
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 40] + f" ... ({len(text) - MAX_MESSAGE + 40} more characters)"
+    return text
+
 
 def redact_status(status: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Redact, in place, every `message` and `reason` string of a status document (conditions,
-    operationState, syncResult resources, nested at any depth our status has). Other fields
-    (names, revisions, kinds) are left alone: they are not free text."""
+    """Redact and bound (`status_text`), in place, every `message` and `reason` string of a
+    status document (conditions, operationState, syncResult resources, nested at any depth our
+    status has). Other fields (names, revisions, kinds) are left alone: they are not free text."""
     stack: list[Any] = [status]
     while stack:
         node = stack.pop()
         if isinstance(node, MutableMapping):
             for key, item in node.items():
                 if key in _MESSAGE_KEYS and isinstance(item, str):
-                    node[key] = redact(item)
+                    node[key] = status_text(item)
                 elif isinstance(item, MutableMapping | list):
                     stack.append(item)
         elif isinstance(node, list):

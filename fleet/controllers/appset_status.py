@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.api.resources import GROUP, VERSION
-from fleet.redaction import redact
+from fleet.redaction import status_text
 
 ERROR_OCCURRED = "ErrorOccurred"
 PARAMETERS_GENERATED = "ParametersGenerated"
@@ -54,7 +54,7 @@ def conditions_body(
                 "type": condition.type,
                 "status": status,
                 "reason": condition.reason,
-                "message": redact(condition.message),
+                "message": status_text(condition.message),
                 "lastTransitionTime": since,
             }
         )

@@ -210,3 +210,12 @@ def test_a_huge_retry_duration_is_refused_at_once_and_not_quoted(hostile: str) -
     with pytest.raises(InvalidApplicationError, match="maxDuration") as refused:
         parse_application(app)
     assert len(str(refused.value)) < 300
+
+
+def test_a_status_message_quoting_huge_tenant_text_is_cut_so_the_status_can_be_written() -> None:
+    from fleet.redaction import MAX_MESSAGE, redact_status
+
+    status = {"conditions": [{"type": "ComparisonError", "message": "bad: " + "x" * 2_000_000}]}
+    message = redact_status(status)["conditions"][0]["message"]
+    assert len(message) <= MAX_MESSAGE
+    assert message.startswith("bad: xxx") and message.endswith("more characters)")
