@@ -1,9 +1,17 @@
-"""`fleet controller run`: arguments here (cheap to import), the controller loaded when run."""
+"""`fleet controller run`: arguments here (cheap to import), the controller loaded when run.
+
+`--workers N` (N > 1) runs a supervisor (fleet.controllers.workers) instead of the controller:
+it starts N worker processes, each `fleet controller run --workers 1` with the same options
+(`worker_options`) plus its own identity, loopback ports and cache directory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +24,11 @@ def register(subparsers: Any) -> None:
     run = commands.add_parser(
         "run", help="reconcile ApplicationSets and Applications until SIGTERM"
     )
+    add_run_arguments(run)
+    run.set_defaults(handler=_run)
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--hub-kubeconfig",
         type=Path,
@@ -85,7 +98,21 @@ def register(subparsers: Any) -> None:
     run.add_argument("--resync-period", type=float, default=180.0, metavar="SECONDS")
     run.add_argument("--git-poll-interval", type=float, default=60.0, metavar="SECONDS")
     run.add_argument(
-        "--workers", type=int, default=128, help="reconciles at once in all (see --per-cluster)"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="controller processes in this pod, each a replica holding its share of the "
+        "shards (one Python process uses one core). N > 1: a supervisor owns the ports and "
+        "restarts a worker that dies. Default: the CPUs this process may use (affinity and "
+        "cgroup CPU limit); 1: a single process",
+    )
+    run.add_argument(
+        "--reconciles",
+        type=int,
+        default=128,
+        metavar="N",
+        help="reconciles at once in all, per worker (see --per-cluster)",
     )
     run.add_argument(
         "--per-cluster", type=int, default=4, help="reconciles at once against one cluster"
@@ -165,20 +192,27 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--shards",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
         help="split the clusters into N shards (sha256 of the cluster name mod N), each held "
         "by one replica through the Lease fleet-shard-<i> in the hub namespace; replicas share "
         "them evenly and take over a dead replica's within --lease-duration. The holder of "
-        "shard 0 also runs the ApplicationSet controller. 1 (default): leader election, one "
-        "active replica",
+        "shard 0 also runs the ApplicationSet controller. Default: --workers (1 for one "
+        "process: leader election, one active replica). With several pods, set it to the "
+        "total number of workers or more, the same on every pod",
     )
     run.add_argument(
         "--replica-id",
         default=None,
         metavar="ID",
         help="this replica's identity in the Leases, unique among the running replicas "
-        "(default: hostname-pid)",
+        "(default: hostname-pid); workers are ID-w0, ID-w1, ...",
+    )
+    run.add_argument(
+        "--supervisor-fd",
+        type=int,
+        default=None,
+        help=argparse.SUPPRESS,  # internal: a worker's socket to its supervisor
     )
     run.add_argument(
         "--lease-duration",
@@ -189,7 +223,6 @@ def register(subparsers: Any) -> None:
         "after this long; it renews every third of it",
     )
     # -- end sharding --
-    run.set_defaults(handler=_run)
 
 
 def default_cache_dir() -> Path:
@@ -200,7 +233,69 @@ def default_cache_dir() -> Path:
     return base / "fleet" / "controller"
 
 
+def available_cpus() -> int:
+    """The CPUs this process may use: os.cpu_count() narrowed by its CPU affinity and by a
+    cgroup CPU quota (a container's CPU limit, rounded up). os.cpu_count() alone is the
+    node's count: on a 64-core node a pod limited to 2 CPUs would start 64 workers."""
+    count = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        count = min(count, len(os.sched_getaffinity(0)) or count)
+    quota = _cgroup_quota()
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return max(1, count)
+
+
+def _cgroup_quota() -> float | None:
+    """CPUs of the cgroup quota (v2 cpu.max, else v1 cfs), None when unlimited or unknown."""
+    try:
+        quota, _, period = Path("/sys/fs/cgroup/cpu.max").read_text().partition(" ")
+        if quota != "max":
+            return int(quota) / int(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        v1 = Path("/sys/fs/cgroup/cpu")
+        quota_us = int((v1 / "cpu.cfs_quota_us").read_text())
+        period_us = int((v1 / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def worker_options(args: argparse.Namespace, skip: Collection[str]) -> list[str]:
+    """`args` as `fleet controller run` options again (every option but those whose dest is
+    in `skip`), for a worker process: built from the parsed values, so it does not matter how
+    the command was invoked or abbreviated."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_run_arguments(parser)
+    out: list[str] = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest in skip:
+            continue
+        flag = next(o for o in action.option_strings if o.startswith("--"))
+        value = getattr(args, action.dest, None)
+        if action.nargs == 0:  # store_true
+            if value:
+                out.append(flag)
+        elif isinstance(value, list):  # append
+            for item in value:
+                out += [flag, str(item)]
+        elif value is not None:
+            out += [flag, str(value)]
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
+    workers = args.workers if args.workers is not None else available_cpus()
+    if workers < 1:
+        print(f"fleet: --workers {workers}: expected at least 1", file=sys.stderr)
+        return 2
+    if workers > 1:
+        from fleet.controllers.workers import supervise
+
+        return supervise(args, workers)
     from fleet.controllers.main import run_controller
 
     return run_controller(args)

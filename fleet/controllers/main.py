@@ -4,17 +4,25 @@ SIGTERM or SIGINT starts a graceful stop (in-flight reconciles finish within the
 then watches stop); the process exits 0. Webhook secrets come from the environment
 (FLEET_WEBHOOK_GITHUB_SECRET, ..._GITLAB_..., ..._GITEA_..., ..._BITBUCKET_SERVER_...), which the
 Deployment fills from a Secret: never from arguments, which `ps` shows.
+
+Under a supervisor (`--workers N`, fleet.controllers.workers) the process is one worker: it
+reports its bound ports on the socket `--supervisor-fd` as soon as they listen, and stops
+gracefully (releasing its Leases) when that socket reaches end of file, i.e. when the
+supervisor is gone however it ended: a worker never outlives its supervisor to fight a new
+one's workers over the same replica identities.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
 import sys
 
 import anyio
+import structlog
 
 from fleet.clusters.credentials import CredentialsError, ExecPolicy
 from fleet.clusters.hub import hub_client
@@ -64,7 +72,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         liveness_stall=stall,
         resync_period=args.resync_period,
         git_poll_interval=args.git_poll_interval,
-        workers=args.workers,
+        reconciles=args.reconciles,
         per_cluster=args.per_cluster,
         deletion_budget=args.deletion_budget,
         shutdown_grace=args.shutdown_grace,
@@ -96,7 +104,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
 def sharding_from_args(args: argparse.Namespace) -> ShardSettings:
     """Leases always: even one shard is leader election, so a rolling update's second pod
     (or a second replica started by mistake) waits instead of fighting the first."""
-    shards = int(getattr(args, "shards", 1))
+    shards = int(getattr(args, "shards", None) or 1)
     duration = float(getattr(args, "lease_duration", 15.0))
     if shards < 1:
         raise ValueError(f"--shards {shards}: expected at least 1")
@@ -108,23 +116,56 @@ def sharding_from_args(args: argparse.Namespace) -> ShardSettings:
     )
 
 
+async def _signalled(stop: anyio.Event) -> None:
+    """SIGTERM or SIGINT starts the graceful stop; more of them change nothing."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            stop.set()
+
+
+async def _supervised(controller: Controller, fd: int, stop: anyio.Event) -> None:
+    """Report the bound ports to the supervisor, then stop once it is gone (end of file)."""
+    with socket.socket(fileno=fd) as link:
+        link.setblocking(False)
+        await controller.listening.wait()
+        report = {"port": controller.port, "health_port": controller.health_port}
+        link.send(json.dumps(report).encode() + b"\n")  # a few bytes into an empty buffer
+        while True:
+            await anyio.wait_readable(link)
+            try:
+                if not link.recv(4096):
+                    break
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                break
+    structlog.get_logger("fleet.controller").warning("controller.supervisor_gone")
+    stop.set()
+
+
 async def _main(args: argparse.Namespace, settings: ControllerSettings) -> None:
     async with hub_client(args.hub_kubeconfig, args.hub_context) as hub:
         controller = Controller(
             hub, settings, hub_factory=lambda: hub_client(args.hub_kubeconfig, args.hub_context)
         )
+        stop = anyio.Event()
         async with anyio.create_task_group() as tg:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                tg.start_soon(controller.run)
-                async for _ in signals:
-                    await controller.shutdown()
-                    tg.cancel_scope.cancel()
-                    break
+            tg.start_soon(_signalled, stop)
+            supervisor_fd = getattr(args, "supervisor_fd", None)
+            if supervisor_fd is not None:
+                tg.start_soon(_supervised, controller, supervisor_fd, stop)
+            tg.start_soon(controller.run)
+            await stop.wait()
+            await controller.shutdown()
+            tg.cancel_scope.cancel()
 
 
 def run_controller(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
+        if getattr(args, "supervisor_fd", None) is not None and settings.sharding is not None:
+            # N workers log into one stream: each line says which one wrote it.
+            structlog.contextvars.bind_contextvars(replica=settings.sharding.identity)
         anyio.run(_main, args, settings)
     except (CredentialsError, ValueError) as error:
         print(f"fleet: {error}", file=sys.stderr)

@@ -64,7 +64,8 @@ class ControllerSettings:
     """0: any free port (read `Controller.port` once started)."""
     resync_period: float = 180.0
     git_poll_interval: float = 60.0
-    workers: int = 128
+    reconciles: int = 128
+    """Reconciles at once in all (`--reconciles`; `--workers` is the number of processes)."""
     per_cluster: int = 4
     deletion_budget: str = "20%"
     shutdown_grace: float = 30.0
@@ -200,7 +201,7 @@ class Controller:
                     tools=tools,
                     settings=AppControllerSettings(
                         resync_period=settings.resync_period,
-                        workers=settings.workers,
+                        workers=settings.reconciles,
                         per_cluster=settings.per_cluster,
                         wave_timeout=settings.wave_timeout,
                     ),

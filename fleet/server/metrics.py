@@ -16,8 +16,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from fleet.kube import observe
-
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -172,10 +170,16 @@ class Metrics:
     def observe_clusters(self, names: Callable[[], Iterable[str]]) -> None:
         """Start recording requests of clients labelled with one of `names()` (member
         clusters; the hub client is not labelled)."""
+        # Imported here: the supervisor of `--workers N` uses these metrics for its ports and
+        # should not load the Kubernetes client (about 45 MiB) it never uses.
+        from fleet.kube import observe
+
         self._clusters = names
         observe.add_observer(self._request)
 
     def close(self) -> None:
+        from fleet.kube import observe
+
         observe.remove_observer(self._request)
 
     def _request(self, cluster: str, verb: str, seconds: float, outcome: str) -> None:

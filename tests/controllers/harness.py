@@ -328,8 +328,11 @@ class Scenario:
     def kubeconfig_of_hub(self) -> Path:
         return self.env.hub.kubeconfig
 
-    def start_process(self, log: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-        """`fleet controller run` as a real process against this scenario's hub."""
+    def start_process(
+        self, log: Path, port: int, *extra: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """`fleet controller run` as a real process against this scenario's hub: one process
+        unless `extra` says `--workers N` (a later option wins); `env` is added to ours."""
         command = [
             sys.executable,
             "-m",
@@ -350,9 +353,15 @@ class Scenario:
             "30",
             "--git-poll-interval",
             "0.5",
+            "--workers",
+            "1",
             *extra,
         ]
-        environment = {**os.environ, "PATH": f"{RENDER_BIN}{os.pathsep}{os.environ['PATH']}"}
+        environment = {
+            **os.environ,
+            **dict(env or {}),
+            "PATH": f"{RENDER_BIN}{os.pathsep}{os.environ['PATH']}",
+        }
         handle = log.open("ab")
         return subprocess.Popen(
             command, stdout=handle, stderr=subprocess.STDOUT, env=environment, cwd=ROOT
