@@ -9,11 +9,14 @@ Phases, each printed as JSON figures (nothing fails on speed):
    Application Synced and Healthy at the new revision;
 4. steady: nothing changing for `--steady-seconds`: member requests per minute by method (writes
    should be 0), controller CPU as % of one core;
-throughout: the controller's peak RSS and CPU seconds (from /proc).
+throughout: the controller's peak RSS and CPU seconds (from /proc), summed over its processes
+(with `--workers N`: the supervisor and its N workers).
 
 `PYTHONPATH=. .venv/bin/python bench/fleet_bench.py [--clusters 200 --apps 5 --objects 10
-[--steady-seconds 300]]`; `make bench` runs the issue's two shapes: 200 x 5 x 10 with a 5 minute
-steady state, and 1,000 clusters x 2 apps (initial convergence and RSS only).
+[--steady-seconds 300] [--workers N]]`; `make bench` runs the issue's two shapes: 200 x 5 x 10
+with a 5 minute steady state, and 1,000 clusters x 2 apps (initial convergence and RSS only).
+`--workers` (default 1) is `fleet controller run --workers`; the machine's load average at the
+start and end is printed with the figures (they mean little on a busy machine).
 """
 
 from __future__ import annotations
@@ -62,8 +65,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def proc_figures(pid: int) -> dict[str, float]:
-    """RSS now and peak (MiB), CPU seconds (user + system) of one process."""
+def _one_process(pid: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
@@ -73,6 +75,36 @@ def proc_figures(pid: int) -> dict[str, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     out["cpu_s"] = (int(fields[11]) + int(fields[12])) / ticks
     return out
+
+
+def _fleet_processes(pid: int) -> list[int]:
+    """`pid` and its children that are fleet processes (a supervisor's workers; not the git,
+    helm or kustomize processes a controller runs now and then)."""
+    found = [pid]
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"fleet.cli" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+    return found
+
+
+def proc_figures(pid: int) -> dict[str, float]:
+    """RSS now and peak (MiB), CPU seconds (user + system) of the controller: the process and
+    its worker processes, summed (peaks are summed too: an upper bound of the joint peak)."""
+    total = {"VmRSS": 0.0, "VmHWM": 0.0, "cpu_s": 0.0, "processes": 0.0}
+    for index, each in enumerate(_fleet_processes(pid)):
+        with contextlib.suppress(OSError):
+            figures = _one_process(each)
+            for key, value in figures.items():
+                total[key] += value
+            total["processes"] += 1
+            total[f"rss_mib_{index}"] = figures["VmRSS"]
+    return total
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 # -- the config repository ---------------------------------------------------------------------
@@ -191,7 +223,7 @@ def start_sim(clusters: int, directory: Path, profile: str = "minimal") -> subpr
 
 
 def start_controller(
-    hub_kubeconfig: Path, workdir: Path, port: int, probe_interval: float
+    hub_kubeconfig: Path, workdir: Path, port: int, probe_interval: float, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -227,6 +259,8 @@ def start_controller(
             "180",
             "--probe-interval",
             str(probe_interval),
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         env=env,
@@ -359,7 +393,8 @@ async def wait_converged(
 # -- metrics -----------------------------------------------------------------------------------
 
 _SAMPLE = re.compile(
-    r'^fleet_cluster_request_duration_seconds_count\{cluster="[^"]*",verb="(\w+)"\} (\S+)$'
+    r"^fleet_cluster_request_duration_seconds_count"
+    r'\{(?:worker="[^"]*",)?cluster="[^"]*",verb="(\w+)"\} (\S+)$'
 )
 
 
@@ -470,7 +505,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await install_crds(hub)
             await register(hub, kubeconfigs, names)
             port = free_port()
-            controller = start_controller(hub_kubeconfig, workdir, port, args.probe_interval)
+            load_at_start = load_average()
+            controller = start_controller(
+                hub_kubeconfig, workdir, port, args.probe_interval, args.workers
+            )
             with processes(controller):
                 with anyio.fail_after(120):
                     while True:
@@ -496,6 +534,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         "applications": expected,
                         "objects": objects,
                         "member_profile": args.profile,
+                        "workers": args.workers,
                     },
                     "ceiling": {
                         "sim_apply_objects_per_s": round(ceiling, 1),
@@ -548,9 +587,18 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     }
                 figures = proc_figures(controller.pid)
                 result["controller"] = {
+                    "processes": int(figures["processes"]),
                     "peak_rss_mib": round(figures["VmHWM"], 1),
                     "rss_mib": round(figures["VmRSS"], 1),
                     "cpu_s_total": round(figures["cpu_s"], 1),
+                    "rss_mib_by_process": [  # the first is the supervisor with --workers N > 1
+                        round(v, 1) for k, v in figures.items() if k.startswith("rss_mib_")
+                    ],
+                }
+                result["machine"] = {
+                    "cpus": os.cpu_count(),
+                    "load_average_1_5_15_at_start": load_at_start,
+                    "load_average_1_5_15_at_end": load_average(),
                 }
     repo.stop()
     return result
@@ -565,6 +613,9 @@ def main() -> None:
     parser.add_argument("--skip-commit", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--probe-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`fleet controller run --workers` (processes)"
+    )
     parser.add_argument(
         "--profile",
         choices=("minimal", "realistic"),
