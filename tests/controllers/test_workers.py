@@ -394,3 +394,87 @@ def test_merged_metrics_keep_each_workers_samples_apart_and_every_family_once() 
     assert samples[("fleet_y", (("worker", "w1"),))] == 2
     assert samples[("fleet_z_bucket", (("le", "1.0"), ("worker", "w0")))] == 1
     assert samples[("fleet_z_bucket", (("le", "1.0"), ("worker", "w1")))] == 0
+
+
+Received = tuple[bytes, dict[str, str]]
+
+
+@asynccontextmanager
+async def fake_workers(count: int) -> AsyncIterator[tuple[list[list[Received]], list[int]]]:
+    """`count` loopback servers standing in for workers' main ports: each records the webhooks
+    it receives (body, headers) and answers 202 with its index."""
+    from aiohttp import web
+
+    received: list[list[Received]] = [[] for _ in range(count)]
+    runners: list[web.AppRunner] = []
+    ports: list[int] = []
+    for index in range(count):
+
+        async def hook(request: web.Request, index: int = index) -> web.Response:
+            received[index].append((await request.read(), dict(request.headers)))
+            return web.json_response({"worker": index}, status=202)
+
+        app = web.Application()
+        app.router.add_post("/api/webhook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        ports.append(int(runner.addresses[0][1]))
+    try:
+        yield received, ports
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+@asynccontextmanager
+async def front_for(ports: list[int], max_body: int) -> AsyncIterator[int]:
+    """The supervisor's main port in front of workers listening on `ports`."""
+    from fleet.server.app import HttpServer
+    from fleet.server.front import Front, WorkerView
+    from fleet.server.limits import HttpLimits
+    from fleet.server.metrics import Metrics
+
+    views = [WorkerView(f"w{i}", alive=True, port=p, health_port=p) for i, p in enumerate(ports)]
+    limits = HttpLimits(max_body=max_body)
+    metrics = Metrics()
+    async with Front(lambda: views, limits=limits, metrics=metrics) as front:
+        server = HttpServer(front.main_app(), limits=limits, metrics=metrics)
+        try:
+            yield await server.start("127.0.0.1", 0)
+        finally:
+            await server.stop()
+
+
+async def test_the_supervisor_forwards_a_webhook_byte_for_byte_to_every_worker() -> None:
+    body = b'{"ref": "refs/heads/main"}'
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=abc"}
+    async with (
+        fake_workers(2) as (received, ports),
+        front_for(ports, 1024) as port,
+        aiohttp.ClientSession() as session,
+        session.post(f"http://127.0.0.1:{port}/api/webhook", data=body, headers=headers) as r,
+    ):
+        assert r.status == 202
+        assert await r.json() == {"worker": 0}, "the first worker's answer"
+    for got in received:
+        assert len(got) == 1
+        assert got[0][0] == body
+        assert got[0][1]["X-Hub-Signature-256"] == "sha256=abc"
+
+
+async def test_an_oversized_webhook_is_refused_at_the_supervisor_and_reaches_no_worker() -> None:
+    async with (
+        fake_workers(2) as (received, ports),
+        front_for(ports, 1024) as port,
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"http://127.0.0.1:{port}/api/webhook",
+            data=b"x" * 4096,
+            headers={"X-GitHub-Event": "push"},
+        ) as r,
+    ):
+        assert r.status == 413
+    assert received == [[], []]
