@@ -174,6 +174,22 @@ class ClusterManager:
         self.probe_limiter = anyio.CapacityLimiter(self.settings.probe_concurrency)
         self._entries: dict[str, _Entry] = {}
         self._tg: TaskGroup | None = None
+        self._on_retire: list[Callable[[ApiClient], None]] = []
+
+    def on_retire(self, callback: Callable[[ApiClient], None]) -> None:
+        """Call `callback(api)` when a client is retired (its cluster removed, its shard moved
+        away, its credentials replaced). For holders of long-lived requests outside `use()`
+        (shared watches): the client is closed once `use()` users are done, and aiohttp leaves
+        a response still streaming on a closed session hanging until its read timeout."""
+        self._on_retire.append(callback)
+
+    async def _retire(self, slot: _Slot) -> None:
+        for callback in list(self._on_retire):
+            try:
+                callback(slot.api)
+            except Exception as error:  # a listener's bug never keeps a client open
+                log.error("cluster.retire_listener_failed", error=repr(error))
+        await slot.retire()
 
     async def __aenter__(self) -> ClusterManager:
         self._tg = anyio.create_task_group()
@@ -209,7 +225,7 @@ class ClusterManager:
         finally:
             for name in list(self._entries):
                 entry = self._entries.pop(name)
-                await entry.slot.retire()
+                await self._retire(entry.slot)
             self._tg = None
 
     # -- registration ----------------------------------------------------------------------
@@ -254,7 +270,7 @@ class ClusterManager:
         entry.exec_provider = exec_provider
         entry.breaker.record_success()
         entry.log.info("cluster.credentials_changed", server=credentials.server)
-        await old_slot.retire()
+        await self._retire(old_slot)
         self.probe_soon(name)
         return True
 
@@ -264,7 +280,7 @@ class ClusterManager:
         if entry is None:
             return
         entry.scope.cancel()
-        await entry.slot.retire()
+        await self._retire(entry.slot)
         entry.log.info("cluster.removed")
 
     def probe_soon(self, name: str) -> None:

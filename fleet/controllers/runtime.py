@@ -208,6 +208,8 @@ class Controller:
                     metrics=self.metrics,
                     owns=self._owns_application_cluster if self.coordinator else None,
                 )
+                # A retired client (shard moved, credentials rotated) ends its shared watches.
+                manager.on_retire(self.applications.watches.drop)
                 self.appsets = self._new_appsets(repos)
                 apps, appsets = self.applications, self.appsets
                 self.metrics.add_state(

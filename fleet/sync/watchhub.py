@@ -12,9 +12,9 @@ Use: `tg.start_soon(hub.run)` once; `await hub.follow(api, resource, app_label, 
 on_event)` from each follower (returns only when cancelled; the stream stops when its last
 follower leaves).
 
-A stream that fails (its client was closed under it: credentials rotated, or the cluster's
-shard moved to another replica) ends on its own and raises `StreamEnded` in its followers; it
-never takes the hub's task group, and with it the controller, down.
+A stream whose client is retired (credentials rotated, or the cluster's shard moved to another
+replica) is ended by `drop(api)`, and one that fails ends on its own; either way its followers
+get `StreamEnded`, and it never takes the hub's task group, and with it the controller, down.
 """
 
 from __future__ import annotations
@@ -89,6 +89,15 @@ class WatchHub:
         if stream is None or not stream.listed:
             return None
         return list(stream.objects.get(label, {}).values())
+
+    def drop(self, api: ApiClient) -> None:
+        """End every stream on `api` now (its client is being retired, see
+        ClusterManager.on_retire); their followers get StreamEnded and start over."""
+        for key, stream in list(self._streams.items()):
+            if stream.api is api:
+                stream.error = "its cluster client was retired"
+                stream.scope.cancel()
+                del self._streams[key]
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:

@@ -10,7 +10,8 @@ from typing import Any
 import anyio
 import pytest
 
-from fleet.kube import Credentials, build_api_client
+from fleet.clusters.manager import ClusterManager
+from fleet.kube import Credentials
 from fleet.sim import SimServer
 from fleet.sync.discovery import Resource
 from fleet.sync.watchhub import StreamEnded, WatchHub
@@ -25,10 +26,10 @@ async def test_a_client_closed_under_a_shared_watch_ends_that_watch_not_the_cont
 ) -> None:
     async with SimServer(names=["gone", "kept"], kubeconfig_dir=tmp_path) as sim:
 
-        def client(name: str) -> Any:
+        def credentials(name: str) -> Credentials:
             c = sim.clusters[name]
             ca = base64.b64decode(c.ca_data)
-            return build_api_client(Credentials(server=c.server, token=c.token, ca_pem=ca))
+            return Credentials(server=c.server, token=c.token, ca_pem=ca)
 
         listed: set[str] = set()
         ended: list[BaseException] = []
@@ -48,17 +49,21 @@ async def test_a_client_closed_under_a_shared_watch_ends_that_watch_not_the_cont
             except StreamEnded as error:
                 ended.append(error)
 
-        async with client("kept") as kept, anyio.create_task_group() as tg:
+        async with ClusterManager() as manager, anyio.create_task_group() as tg:
+            for name in ("gone", "kept"):
+                await manager.upsert(name, credentials(name))
             hub = WatchHub()
+            manager.on_retire(hub.drop)  # as the controller wires them
             await tg.start(hub.run)
-            gone = client("gone")
-            tg.start_soon(follow, gone, "gone")
-            tg.start_soon(follow, kept, "kept")
+            tg.start_soon(follow, manager.client("gone"), "gone")
+            tg.start_soon(follow, manager.client("kept"), "kept")
             with anyio.fail_after(10):
                 while listed != {"gone", "kept"}:
                     await anyio.sleep(0.01)
-            await gone.close()  # as the registry does when the cluster's shard moves away
-            with anyio.fail_after(30):
+            # As the registry does when the cluster's shard moves away: its client is closed,
+            # under the shared watch that still streams on it.
+            await manager.remove("gone")
+            with anyio.fail_after(10):
                 while not ended:
                     await anyio.sleep(0.01)
             assert hub.streams == 1, "the failed stream is forgotten, the other one runs on"
