@@ -24,6 +24,13 @@ Failure model:
   later than when the others may take it over, so two replicas never act on one shard at once
   (barring clock skew, below).
 
+Shard counts must agree: with 2 shards a cluster is in `fleet-shard-i`, with 4 in
+`fleet-shard-j`, two Leases that two replicas could hold at once. Every Lease carries the count
+of its writer (annotation `fleet.gitops.dev/shards`); a replica seeing live Leases of another
+count yields to the incumbents (the count of the oldest held shard Lease): it releases its
+shards and takes none until those Leases are gone, so a rollout that changes `--shards` (or
+`--workers`, which it defaults to) hands over like `Recreate` instead of acting twice.
+
 Clock skew: whether another replica's Lease has expired is judged from the `renewTime` it wrote
 (its wall clock) against this replica's wall clock. Replicas whose clocks differ by more than a
 small part of `lease_duration` may take a shard over before its holder stops acting on it; keep
@@ -56,6 +63,8 @@ Obj = dict[str, Any]
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 ROLE_LABEL = "fleet.gitops.dev/coordination"
 """On every Lease this module writes: `shard` or `replica`."""
+SHARDS_ANNOTATION = "fleet.gitops.dev/shards"
+"""On every Lease this module writes: the writer's shard count."""
 SHARD_LEASE_PREFIX = "fleet-shard-"
 REPLICA_LEASE_PREFIX = "fleet-replica-"
 
@@ -98,6 +107,13 @@ def _parse_time(value: Any) -> float | None:
 def _named_holder(lease: Mapping[str, Any] | None) -> str:
     """The holderIdentity written in a Lease, expired or not."""
     return str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
+
+
+def _shard_count(lease: Mapping[str, Any]) -> int | None:
+    """The shard count of the Lease's writer; None if it does not say (an older fleet)."""
+    meta = lease.get("metadata") or {}
+    value = (meta.get("annotations") or {}).get(SHARDS_ANNOTATION)
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def lease_holder(lease: Mapping[str, Any], wall_now: float) -> str:
@@ -165,6 +181,7 @@ class ShardCoordinator:
         self._changed = anyio.Event()
         self._last_owned: frozenset[int] = frozenset()
         self._stopped = False
+        self._yielding = False
         self._lock = anyio.Lock()
         """One round or the release at a time (a release must not race a re-acquire)."""
 
@@ -257,9 +274,11 @@ class ShardCoordinator:
         wall = time.time()
 
         await self._keep_presence(by_name, wall)
+        if await self._yield_to_other_counts(by_name, wall):
+            return
         live = {self.identity}
         for name, lease in by_name.items():
-            if name.startswith(REPLICA_LEASE_PREFIX):
+            if name.startswith(REPLICA_LEASE_PREFIX) and _shard_count(lease) in (None, self.shards):
                 holder = lease_holder(lease, wall)
                 if holder:
                     live.add(holder)
@@ -291,6 +310,39 @@ class ShardCoordinator:
             if found is None or not lease_holder(found, time.time()):
                 await self._acquire(index, found)
 
+    async def _yield_to_other_counts(self, by_name: Mapping[str, Obj], wall: float) -> bool:
+        """True (after giving back every shard) when live shard Leases of replicas with another
+        shard count are older than this replica's: they are the incumbents."""
+        foreign: list[tuple[float, int]] = []
+        mine: list[float] = []
+        for name, lease in by_name.items():
+            if not name.startswith(SHARD_LEASE_PREFIX):
+                continue
+            holder = lease_holder(lease, wall)
+            acquired = _parse_time((lease.get("spec") or {}).get("acquireTime")) or wall
+            count = _shard_count(lease)
+            if holder == self.identity:
+                mine.append(acquired)
+            elif holder and count is not None and count != self.shards:
+                foreign.append((acquired, count))
+        theirs = min(foreign) if foreign else None
+        if theirs is None or (mine and (min(mine), self.shards) < theirs):
+            self._yielding = False
+            return False  # no other count, or this replica's is the incumbent one
+        if not self._yielding:  # once per episode, not every round
+            self._yielding = True
+            log.warning(
+                "sharding.shard_count_mismatch",
+                replica=self.identity,
+                shards=self.shards,
+                incumbent_shards=theirs[1],
+                note="waiting until the replicas with the other --shards are gone",
+            )
+        for index in sorted(self._leases, reverse=True):
+            await self._release(index)
+        self._held = {}
+        return True
+
     # -- Lease writes -----------------------------------------------------------------------------
 
     def _spec(self, previous: Mapping[str, Any] | None, sent: float) -> Obj:
@@ -313,6 +365,7 @@ class ShardCoordinator:
             "name": name,
             "namespace": self.namespace,
             "labels": {ROLE_LABEL: role},
+            "annotations": {SHARDS_ANNOTATION: str(self.shards)},
         }
         if previous is not None:
             metadata["resourceVersion"] = previous["metadata"]["resourceVersion"]
