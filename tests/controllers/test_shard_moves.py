@@ -59,13 +59,13 @@ async def test_a_client_closed_under_a_shared_watch_ends_that_watch_not_the_cont
             await tg.start(hub.run)
             tg.start_soon(follow, manager.client("gone"), "gone")
             tg.start_soon(follow, manager.client("kept"), "kept")
-            with anyio.fail_after(10):
+            with anyio.fail_after(60):  # a hang guard for a loaded machine, not a timing claim
                 while listed != {"gone", "kept"}:
                     await anyio.sleep(0.01)
             # As the registry does when the cluster's shard moves away: its client is closed,
             # under the shared watch that still streams on it.
             await manager.remove("gone")
-            with anyio.fail_after(10):
+            with anyio.fail_after(60):  # a hang guard for a loaded machine, not a timing claim
                 while not ended:
                     await anyio.sleep(0.01)
             assert hub.streams == 1, "the failed stream is forgotten, the other one runs on"
