@@ -264,7 +264,7 @@ async def test_a_timed_out_exec_plugin_is_killed_with_its_children(tmp_path: Pat
     with pytest.raises(ExecError, match="timed out"):
         await provider.token()
     child = int(pid_file.read_text())
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):  # a hang guard: the old code left the child alive for good
         while _alive(child):
             await anyio.sleep(0.05)
 

@@ -401,8 +401,9 @@ async def test_a_hostile_appset_fails_alone_while_its_neighbour_converges_and_he
             async with aiohttp.ClientSession() as http:
                 with anyio.fail_after(90):
                     while True:
-                        # Each probe is bounded: a frozen event loop fails here, not later.
-                        with anyio.fail_after(5):
+                        # Each probe is bounded: a frozen event loop (the regex freeze held it
+                        # for minutes) fails here, not later; 15 s leaves room for a loaded machine.
+                        with anyio.fail_after(15):
                             async with http.get(
                                 f"http://127.0.0.1:{controller.port}/healthz"
                             ) as response:
