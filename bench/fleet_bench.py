@@ -103,6 +103,55 @@ def proc_figures(pid: int) -> dict[str, float]:
     return total
 
 
+def busy_process(cpu: int) -> subprocess.Popen[bytes]:
+    """A process spinning one core (the overload drill's competitor), pinned to `cpu`."""
+    return subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"])
+
+
+class ReadinessProbes:
+    """The kubelet's readiness probe, every second against the health port, with the
+    deployment's 5 s timeout: how often it would have failed during convergence."""
+
+    def __init__(self, session: aiohttp.ClientSession, port: int) -> None:
+        self.session, self.port = session, port
+        self.latencies: list[float] = []
+        self.failures = 0
+
+    async def run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            try:
+                with anyio.fail_after(5):
+                    url = f"http://127.0.0.1:{self.port}/readyz"
+                    async with self.session.get(url) as response:
+                        ok = response.status == 200
+            except (TimeoutError, aiohttp.ClientError):
+                ok = False
+            self.latencies.append(time.perf_counter() - started)
+            self.failures += 0 if ok else 1
+            await anyio.sleep(1.0)
+
+    def figures(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies) or [0.0]
+        return {
+            "readyz_probes": len(self.latencies),
+            "readyz_failures": self.failures,
+            "readyz_p50_ms": round(1000 * ordered[len(ordered) // 2], 1),
+            "readyz_max_ms": round(1000 * ordered[-1], 1),
+        }
+
+
+def log_count(path: Path, event: str) -> int:
+    """Lines of the controller's JSON log whose event starts with `event`."""
+    count = 0
+    with path.open(errors="replace") as log:
+        for line in log:
+            with contextlib.suppress(ValueError):
+                if str(json.loads(line).get("event", "")).startswith(event):
+                    count += 1
+    return count
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -223,7 +272,14 @@ def start_sim(clusters: int, directory: Path, profile: str = "minimal") -> subpr
 
 
 def start_controller(
-    hub_kubeconfig: Path, workdir: Path, port: int, probe_interval: float, workers: int = 1
+    hub_kubeconfig: Path,
+    workdir: Path,
+    port: int,
+    probe_interval: float,
+    workers: int = 1,
+    *,
+    health_port: int = 0,
+    pin_cpu: int | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -234,8 +290,10 @@ def start_controller(
     log = (workdir / "controller.log").open("wb")
     profile = os.environ.get("FLEET_BENCH_PROFILE")  # a path: run the controller under cProfile
     python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    pinned = ["taskset", "-c", str(pin_cpu)] if pin_cpu is not None else []
     return subprocess.Popen(
         [
+            *pinned,
             *python,
             "-m",
             "fleet.cli",
@@ -250,7 +308,7 @@ def start_controller(
             "--listen",
             f"127.0.0.1:{port}",
             "--health-listen",
-            "127.0.0.1:0",
+            f"127.0.0.1:{health_port}",
             "--cache-dir",
             str(workdir / "cache"),
             "--git-poll-interval",
@@ -504,12 +562,24 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         async with build_api_client(hub_credentials) as hub, aiohttp.ClientSession() as session:
             await install_crds(hub)
             await register(hub, kubeconfigs, names)
-            port = free_port()
+            port, health_port = free_port(), free_port()
             load_at_start = load_average()
             controller = start_controller(
-                hub_kubeconfig, workdir, port, args.probe_interval, args.workers
+                hub_kubeconfig,
+                workdir,
+                port,
+                args.probe_interval,
+                args.workers,
+                health_port=health_port,
+                pin_cpu=args.pin_cpu,
             )
-            with processes(controller):
+            competing = (
+                [busy_process(args.pin_cpu if args.pin_cpu is not None else 0)]
+                if args.competing_busy
+                else []
+            )
+            probes = ReadinessProbes(session, health_port)
+            with processes(controller, *competing):
                 with anyio.fail_after(120):
                     while True:
                         with contextlib.suppress(aiohttp.ClientError):
@@ -523,7 +593,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 await request_json(
                     hub, "POST", APPLICATION_SET.collection(NAMESPACE), body=appset(repo.url)
                 )
-                initial_s = await wait_converged(hub, expected, first, args.timeout, started)
+                async with anyio.create_task_group() as probing:
+                    probing.start_soon(probes.run)
+                    initial_s = await wait_converged(hub, expected, first, args.timeout, started)
+                    probing.cancel_scope.cancel()
                 after_initial = await member_requests(session, port)
                 cpu_initial = proc_figures(controller.pid)["cpu_s"]
                 result: dict[str, Any] = {
@@ -595,6 +668,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         round(v, 1) for k, v in figures.items() if k.startswith("rss_mib_")
                     ],
                 }
+                result["liveness_during_initial_convergence"] = {
+                    "controller_pinned_to_cpu": args.pin_cpu,
+                    "competing_busy_process_on_that_cpu": args.competing_busy,
+                    **probes.figures(),
+                    "shard_losses": log_count(workdir / "controller.log", "sharding.lost"),
+                    "lease_rounds_failed_or_timed_out": log_count(
+                        workdir / "controller.log", "sharding.round_"
+                    ),
+                    "target": "converges; 0 shard losses; readiness stays green",
+                }
                 result["machine"] = {
                     "cpus": os.cpu_count(),
                     "load_average_1_5_15_at_start": load_at_start,
@@ -613,6 +696,18 @@ def main() -> None:
     parser.add_argument("--skip-commit", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--probe-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--pin-cpu",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the controller on CPU N only (taskset): the overload drill",
+    )
+    parser.add_argument(
+        "--competing-busy",
+        action="store_true",
+        help="a busy process on the controller's CPU (--pin-cpu, else 0) for the whole run",
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="`fleet controller run --workers` (processes)"
     )
