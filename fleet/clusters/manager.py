@@ -43,6 +43,7 @@ from fleet.kube import (
 )
 from fleet.kube.adaptive import AdaptiveLimit
 from fleet.kube.client import FleetApiClient
+from fleet.kube.watch import MIN_WATCH_TIMEOUT
 
 log = structlog.get_logger("fleet.clusters")
 
@@ -65,11 +66,20 @@ class ClusterHealth:
     """Probes completed since registration (tests and the bench watch it advance)."""
 
 
+NOT_OUTAGES = frozenset(
+    {"429", "503", "504", "TimeoutError", "ServerTimeoutError", "CancelledError"}
+)
+"""Outcomes that are no sign of an outage: a server answering slowly or "not now" (load: the
+adaptive limit backs off, and a probe would only add to it), or a request cancelled by its
+caller (a timeout of the whole operation, a shutdown, a shard moving away)."""
+
 StatusSink = Callable[[str, ClusterHealth], Awaitable[None]]
 
-PASSIVE_WINDOW = 90.0
-"""Answered traffic this recent stands in for a probe: longer than the 60 s after which a
-watch is re-opened, so a cluster with live watches is not probed (until passive_health)."""
+PASSIVE_WINDOW = 2 * MIN_WATCH_TIMEOUT + 90.0
+"""Answered traffic this recent stands in for a probe: longer than a watch stays open (at most
+2 x MIN_WATCH_TIMEOUT, then it is re-opened: traffic) plus its inactivity bound (a dead stream is
+re-opened after 90 s, and a failing re-open asks for a probe), so a cluster with live watches is
+not probed until passive_health."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +217,8 @@ class ClusterManager:
         answered = outcome.isdigit() and outcome[0] in "234"
         if answered and outcome not in ("401", "403", "429"):
             entry.last_ok = time.monotonic()
+        elif outcome in NOT_OUTAGES:
+            return
         elif not answered or outcome[0] == "5":
             entry.wake.set()
 
@@ -367,8 +379,8 @@ class ClusterManager:
                 with anyio.move_on_after(self._next_delay(entry)):
                     await entry.wake.wait()
                 woken, entry.wake = entry.wake.is_set(), anyio.Event()
-                if woken:  # woken by failing traffic: not more than one probe a gap
-                    gap = min(1.0, self.settings.probe_interval)
+                if woken:  # woken by failing traffic: at most one probe per probe_interval
+                    gap = self.settings.probe_interval
                     await anyio.sleep(max(0.0, entry.last_probed + gap - time.monotonic()))
                 if not entry.breaker.allow():
                     continue

@@ -10,7 +10,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.clusters.manager import ClusterManager
-from fleet.kube import CircuitOpen, Credentials, get_version
+from fleet.kube import CircuitOpen, Credentials, KubeError, get_version, request_json
 from tests.clusters.harness import (
     FAST,
     Env,
@@ -176,3 +176,23 @@ async def test_a_cluster_busy_with_other_traffic_is_not_probed_but_an_idle_one_i
         idle_probes = manager.health("idle").probes - start_idle
     assert busy_probes <= 1  # at most the probe already due when the traffic began
     assert idle_probes >= 4
+
+
+async def test_requests_timing_out_on_a_busy_cluster_do_not_add_probes_to_its_load(
+    sim_env: Env,
+) -> None:
+    """Timeouts and 429s are signs of load, already met by the adaptive limit: a probe after
+    each (one per second per cluster before) only added to the load of an overloaded fleet."""
+    member = sim_env.members[0]
+    settings = replace(FAST, probe_interval=5.0, passive_health=60.0)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("slow", creds(member))
+        await manager.wait_for("slow", lambda h: h.ready is True, timeout=10)
+        before = manager.health("slow").probes
+        member.sim.faults.latency = 0.5
+        for _ in range(20):  # 2 s of requests that time out (the next probe is 4-6 s away)
+            async with manager.use("slow") as api:
+                with pytest.raises(KubeError):
+                    await request_json(api, "GET", "/version", timeout=0.1)
+        member.sim.faults.latency = 0.0
+        assert manager.health("slow").probes == before
