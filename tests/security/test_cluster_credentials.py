@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,40 +34,18 @@ from fleet.kube import Credentials, build_api_client, request_json
 from tests.clusters.harness import (
     Env,
     condition,
-    create_namespace,
     get_cluster,
-    hub_client,
-    install_crd,
     put_cluster,
     put_secret,
     ready,
     reason_is,
     running,
-    simulated_env,
     wait_cluster,
 )
 
 pytestmark = pytest.mark.anyio
 
 ON_DISK = "secret-from-the-controllers-disk-91c2"
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[Env]:
-    async with simulated_env(tmp_path, ["member-1", "member-2"]) as env:
-        yield env
-
-
-@pytest.fixture
-async def hub(sim: Env) -> AsyncIterator[ApiClient]:
-    async with hub_client(sim) as api:
-        await install_crd(api)
-        yield api
-
-
-@pytest.fixture
-async def namespace(hub: ApiClient) -> str:
-    return await create_namespace(hub)
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:

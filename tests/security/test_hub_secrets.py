@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -30,15 +29,11 @@ from fleet.kube import request_json
 from tests.clusters.harness import (
     Env,
     condition,
-    create_namespace,
-    hub_client,
-    install_crd,
     put_cluster,
     put_secret,
     ready,
     reason_is,
     running,
-    simulated_env,
     wait_cluster,
 )
 
@@ -281,24 +276,6 @@ def test_a_malformed_cluster_resource_is_refused_naming_the_field(
 
 
 # -- the registry on fleet.sim ------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[Env]:
-    async with simulated_env(tmp_path, ["member-1", "member-2"]) as env:
-        yield env
-
-
-@pytest.fixture
-async def hub(sim: Env) -> AsyncIterator[ApiClient]:
-    async with hub_client(sim) as api:
-        await install_crd(api)
-        yield api
-
-
-@pytest.fixture
-async def namespace(hub: ApiClient) -> str:
-    return await create_namespace(hub)
 
 
 async def events_for(hub: ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:
