@@ -213,12 +213,15 @@ class Controller:
                 self.appsets = self._new_appsets(repos)
                 apps, appsets = self.applications, self.appsets
                 self.metrics.add_state(
-                    {"applications": apps.queue, "appsets": appsets.queue},
+                    lambda: (
+                        {"applications": apps.queue, "appsets": self.appsets.queue}
+                        if self.appsets is not None
+                        else {"applications": apps.queue}
+                    ),
                     apps.status_counts,
                     manager.concurrency,
                 )
                 apps.queue.on_wait = self.metrics.observe_wait("applications")
-                appsets.queue.on_wait = self.metrics.observe_wait("appsets")
                 self.liveness = live
                 tg.start_soon(live.beat)
                 health = await self._serve_health(live)
@@ -253,7 +256,8 @@ class Controller:
                     self.metrics.close()
 
     def _new_appsets(self, repos: RepoHub) -> ApplicationSetController:
-        return ApplicationSetController(
+        """A fresh ApplicationSet controller (one per leadership term), reported on /metrics."""
+        appsets = ApplicationSetController(
             self.hub,
             self.settings.namespace,
             repos=repos,
@@ -270,6 +274,8 @@ class Controller:
             ),
             projects=lambda: self.applications.projects if self.applications else {},
         )
+        appsets.queue.on_wait = self.metrics.observe_wait("appsets")
+        return appsets
 
     # -- sharding ---------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ class LimitView(Protocol):
 class _StateCollector(Collector):
     def __init__(
         self,
-        queues: Mapping[str, QueueView],
+        queues: Callable[[], Mapping[str, QueueView]],
         apps: Callable[[], Iterable[tuple[str, str]]],
         limits: Callable[[], Mapping[str, LimitView]],
     ) -> None:
@@ -67,7 +67,7 @@ class _StateCollector(Collector):
             "Adds absorbed by a key already queued or running (work shed by de-duplication)",
             labels=["queue"],
         )
-        for name, queue in self._queues.items():
+        for name, queue in self._queues().items():
             depth.add_metric([name], queue.depth)
             running.add_metric([name], queue.running)
             shed.add_metric([name], queue.coalesced)
@@ -191,7 +191,7 @@ class Metrics:
 
     def add_state(
         self,
-        queues: Mapping[str, QueueView],
+        queues: Callable[[], Mapping[str, QueueView]],
         apps: Callable[[], Iterable[tuple[str, str]]],
         limits: Callable[[], Mapping[str, LimitView]],
     ) -> None:
