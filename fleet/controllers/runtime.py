@@ -224,10 +224,13 @@ class Controller:
                 apps.queue.on_wait = self.metrics.observe_wait("applications")
                 self.liveness = live
                 tg.start_soon(live.beat)
-                health = await self._serve_health(live)
+                # The configured port first: an ephemeral health port (`:0`) bound before it
+                # could be handed the very port the operator (or a test) chose for --listen.
                 runner = await self._serve(cache)
-                self.listening.set()
+                health: HttpServer | None = None
                 try:
+                    health = await self._serve_health(live)
+                    self.listening.set()
                     # -- sharding: leases first, so a lone replica owns all before it starts
                     # (and its registry builds every client at its first resync, as without) --
                     if self.coordinator is not None:
