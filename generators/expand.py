@@ -27,6 +27,7 @@ from generators.errors import (
     TemplateError,
 )
 from generators.evaluate import Evaluation, entry_kinds
+from generators.fields import expect_mapping
 from generators.limits import Budget, ExpansionLimits
 from generators.merging import fill_empty, strategic_merge
 from generators.model import ARGO_GROUP, ApplicationSet
@@ -115,7 +116,8 @@ def _expand(appset: ApplicationSet, env: Environment, budget: Budget) -> Expansi
                 break
             meter = _SizeMeter(run.engine, max_app)
             try:
-                template = fill_empty(entry[kind].get("template") or {}, appset.template)
+                own = expect_mapping(entry[kind].get("template") or {}, f"{path}.{kind}.template")
+                template = fill_empty(own, appset.template)
                 params = run.evaluate(entry, path, kind=kind)
                 # An empty parameter set renders nothing, so a template only it uses is not parsed.
                 render = compile_tree(template, meter, "spec.template") if any(params) else None

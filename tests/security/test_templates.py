@@ -426,3 +426,19 @@ async def test_a_hostile_appset_fails_alone_while_its_neighbour_converges_and_he
 async def test_every_limit_error_is_a_generator_error() -> None:
     # Callers that must never act on a partial result catch GeneratorError as a whole.
     assert issubclass(LimitExceededError, GeneratorError)
+
+
+def test_a_generator_template_that_is_not_a_mapping_is_an_error_naming_it() -> None:
+    """Found by the fuzz target: it raised AttributeError inside expansion."""
+    from generators.expand import expand
+    from generators.model import parse_application_set
+
+    doc = yaml.safe_load(
+        (
+            Path(__file__).parents[1] / "fuzz/corpus/generator-template-not-a-mapping.yaml"
+        ).read_text()
+    )
+    expansion = expand(parse_application_set(doc), Environment())
+    assert [str(e) for e in expansion.errors] and "spec.generators[0].list.template" in str(
+        expansion.errors[0]
+    )
