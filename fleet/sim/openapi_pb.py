@@ -43,7 +43,7 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data):
@@ -66,10 +66,10 @@ def fields(data: bytes) -> Iterator[tuple[int, bytes]]:
     Document and Paths messages are)."""
     pos = 0
     while pos < len(data):
-        key, pos = _read_varint(data, pos)
+        key, pos = read_varint(data, pos)
         if key & 7 != 2:
             raise ProtobufError(f"field {key >> 3}: wire type {key & 7}, expected 2")
-        length, pos = _read_varint(data, pos)
+        length, pos = read_varint(data, pos)
         yield key >> 3, data[pos : pos + length]
         pos += length
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.sim.errors import ApiError
+from fleet.sim.openapi_pb import ProtobufError, read_varint
 
 JSON = dict[str, Any]
 MAGIC = b"k8s\x00"
@@ -132,16 +133,11 @@ def _unsupported(what: str) -> ApiError:
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise _unsupported("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+    """openapi_pb's varint reader, its error answered as a request body's (415)."""
+    try:
+        return read_varint(data, pos)
+    except ProtobufError as error:
+        raise _unsupported(str(error)) from None
 
 
 def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
