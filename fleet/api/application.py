@@ -20,12 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet.api.group import ARGOCD, FLEET
 from fleet.sync.retry import MAX_DURATION_TEXT, parse_duration
 from generators.yamlio import MAX_DEPTH, DocumentShapeError, check_shape
 
-GROUP = "fleet.gitops.dev"
-API_VERSION = f"{GROUP}/v1alpha1"
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
+GROUP = FLEET.group
+API_VERSION = FLEET.api_version
+ARGO_API_VERSION = ARGOCD.api_version
 KIND = "Application"
 DEFAULT_PROJECT = "default"
 DEFAULT_REVISION = "HEAD"

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-GROUP = "fleet.gitops.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-KIND = "Cluster"
-PLURAL = "clusters"
+from fleet.api.group import FLEET_CLUSTER
+
+GROUP = FLEET_CLUSTER.group
+VERSION = FLEET_CLUSTER.version
+API_VERSION = FLEET_CLUSTER.api_version
+KIND = FLEET_CLUSTER.kind
+PLURAL = FLEET_CLUSTER.plural
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SPEC_FIELDS = {"server", "secretRef", "labels", "annotations", "project", "insecure"}

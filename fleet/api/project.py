@@ -31,8 +31,9 @@ from functools import lru_cache
 from typing import Any
 
 from fleet.api.globmatch import Glob, compile_glob
+from fleet.api.group import ARGOCD, FLEET
 
-API_VERSION = "fleet.gitops.dev/v1alpha1"
+API_VERSION = FLEET.api_version
 KIND = "Project"
 DEFAULT_PROJECT = "default"
 
@@ -299,9 +300,9 @@ def parse_project(obj: Mapping[str, Any]) -> Project:
     """
     if not isinstance(obj, Mapping):
         raise InvalidProjectError("(root)", "expected an object")
-    if obj.get("apiVersion") not in (None, API_VERSION, "argoproj.io/v1alpha1"):
+    if obj.get("apiVersion") not in (None, API_VERSION, ARGOCD.api_version):
         raise InvalidProjectError("apiVersion", f"expected {API_VERSION}")
-    if obj.get("kind") not in (None, KIND, "AppProject"):
+    if obj.get("kind") not in (None, KIND, ARGOCD.project.kind):
         raise InvalidProjectError("kind", f"expected {KIND}")
     meta = _object(obj.get("metadata"), "metadata")
     name = _string(meta.get("name"), "metadata.name", required=True)

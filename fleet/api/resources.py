@@ -1,4 +1,4 @@
-"""Names and hub paths of fleet's custom resources: the one place every component takes them from.
+"""Names and hub paths of fleet's custom resources (its own flavour; see fleet.api.group).
 
 All four kinds live in the hub namespace the controller watches (default `fleet-system`), as
 Argo CD keeps Applications, ApplicationSets and AppProjects in `argocd`. Application and
@@ -8,34 +8,20 @@ ApplicationSet keep Argo CD's field names in spec and status, so the same YAML a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from fleet.api.group import FLEET, FLEET_CLUSTER
+from fleet.api.group import VERSION as VERSION
+from fleet.api.group import Kind as Kind
 
-GROUP = "fleet.gitops.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-DEFAULT_NAMESPACE = "fleet-system"
+GROUP = FLEET.group
+API_VERSION = FLEET.api_version
+DEFAULT_NAMESPACE = FLEET.namespace
 
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    kind: str
-    plural: str
-
-    def collection(self, namespace: str) -> str:
-        """`/apis/fleet.gitops.dev/v1alpha1/namespaces/<ns>/<plural>`"""
-        return f"/apis/{API_VERSION}/namespaces/{namespace}/{self.plural}"
-
-    def item(self, namespace: str, name: str) -> str:
-        return f"{self.collection(namespace)}/{name}"
-
-    def status(self, namespace: str, name: str) -> str:
-        return f"{self.item(namespace, name)}/status"
-
-
-APPLICATION = Kind("Application", "applications")
-APPLICATION_SET = Kind("ApplicationSet", "applicationsets")
-PROJECT = Kind("Project", "projects")
-CLUSTER = Kind("Cluster", "clusters")
+# fleet's own kinds; a controller in another flavour (`--api argocd`) takes them from its
+# `ApiFlavour` (fleet.api.group) instead.
+APPLICATION = FLEET.application
+APPLICATION_SET = FLEET.application_set
+PROJECT = FLEET.project
+CLUSTER = FLEET_CLUSTER
 
 APPSET_LABEL = "fleet.gitops.dev/applicationset"
 """On every Application an ApplicationSet generated: the ApplicationSet's name (its owner
