@@ -1,11 +1,12 @@
 """A KWOK-like status agent: makes workloads on a kubelet-less API server look settled.
 
-The real-apiserver harness runs no controller-manager and no kubelet, so nothing would ever write
-the `status` of a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job, and a GitOps controller
-waiting for health would wait forever. This agent watches those kinds on one cluster and, a short
-delay after each change (0.5 s by default, so tests also see the in-between Progressing state),
-writes the status their controllers would have written once done: ``fleet.sim.workload_status``,
-the same definition the in-process simulator uses.
+The real-apiserver harness runs no kubelet and no workload controllers (its kube-controller-manager
+runs only ``e2e.realapi.cluster.CONTROLLERS``: no job controller), so nothing would ever write the
+`status` of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or Pod, and a GitOps controller
+waiting for health (or for a hook Job) would wait forever. This agent watches those kinds on one
+cluster and, a short delay after each change (0.5 s by default, so tests also see the in-between
+Progressing state), writes the status their controllers would have written once done:
+``fleet.sim.workload_status``, the same definition the in-process simulator uses.
 
 An object is made to fail (a status Argo CD's rules read as Degraded, see that module) when its
 annotation ``fleet.gitops.dev/sim-fail`` is ``"true"`` or its name (``name`` or
@@ -59,8 +60,8 @@ class _Gone(Exception):
 @dataclass(frozen=True)
 class _KindApi:
     kind: str
-    api: str  # "apps" or "batch"
-    plural: str  # method name fragment: deployment, stateful_set, ...
+    api: str  # "apps", "batch" or "core"
+    plural: str  # method name fragment: deployment, stateful_set, pod, ...
 
 
 _KINDS: dict[str, _KindApi] = {
@@ -69,6 +70,7 @@ _KINDS: dict[str, _KindApi] = {
     "DaemonSet": _KindApi("DaemonSet", "apps", "daemon_set"),
     "ReplicaSet": _KindApi("ReplicaSet", "apps", "replica_set"),
     "Job": _KindApi("Job", "batch", "job"),
+    "Pod": _KindApi("Pod", "core", "pod"),
 }
 assert set(_KINDS) == SUPPORTED_KINDS
 
@@ -108,6 +110,7 @@ class StatusAgent:
         self._apis: dict[str, Any] = {
             "apps": k8s.AppsV1Api(api),
             "batch": k8s.BatchV1Api(api),
+            "core": k8s.CoreV1Api(api),
         }
         self._sanitize: Callable[[Any], Any] = api.sanitize_for_serialization
         self._latest: dict[Key, Obj] = {}

@@ -38,8 +38,9 @@ from fleet.api.application import (
     parse_application,
     resolve_destination,
 )
+from fleet.api.group import FLEET, ApiFlavour
 from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
-from fleet.api.resources import APPLICATION, PROJECT, RESOURCES_FINALIZER
+from fleet.api.resources import RESOURCES_FINALIZER
 from fleet.clusters.manager import ClusterManager
 from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError
 from fleet.controllers.repos import RepoHub
@@ -119,9 +120,10 @@ def _group(app: Mapping[str, Any]) -> str:
 def _trigger_fields(app: Mapping[str, Any]) -> str:
     """What makes a watch event worth a reconcile: not our own status writes."""
     meta = app.get("metadata") or {}
+    # Not metadata.generation: without a status subresource (Argo CD's Application CRD) every
+    # status write bumps it; spec and operation below are what moves it otherwise.
     return json.dumps(
         [
-            meta.get("generation"),
             meta.get("deletionTimestamp"),
             meta.get("finalizers"),
             meta.get("annotations"),
@@ -146,9 +148,12 @@ class ApplicationController:
         settings: AppControllerSettings | None = None,
         metrics: Metrics | None = None,
         owns: Callable[[str], bool] | None = None,
+        flavour: ApiFlavour = FLEET,
     ) -> None:
         self.hub = hub
         self.namespace = namespace
+        self.flavour = flavour
+        """Which API group's Applications and Projects (fleet's, or Argo CD's with --api argocd)."""
         self.manager = manager
         self.clusters = clusters
         """(name, server) of every registered cluster."""
@@ -226,7 +231,10 @@ class ApplicationController:
                 self.queue.add(name, group=_group(obj))
 
         await list_and_watch(
-            self.hub, APPLICATION.collection(self.namespace), on_reset=reset, on_event=event
+            self.hub,
+            self.flavour.application.collection(self.namespace),
+            on_reset=reset,
+            on_event=event,
         )
 
     async def _watch_projects(self) -> None:
@@ -247,7 +255,10 @@ class ApplicationController:
             self.project_changed(name)
 
         await list_and_watch(
-            self.hub, PROJECT.collection(self.namespace), on_reset=reset, on_event=event
+            self.hub,
+            self.flavour.project.collection(self.namespace),
+            on_reset=reset,
+            on_event=event,
         )
 
     async def _follow_repos(self) -> None:
@@ -583,7 +594,7 @@ class ApplicationController:
             await request_json(
                 self.hub,
                 "PATCH",
-                APPLICATION.status(self.namespace, name),
+                self.flavour.application.status(self.namespace, name),
                 body={"status": doc},
                 content_type="application/merge-patch+json",
             )
@@ -596,7 +607,7 @@ class ApplicationController:
             await request_json(
                 self.hub,
                 "PATCH",
-                APPLICATION.item(self.namespace, name),
+                self.flavour.application.item(self.namespace, name),
                 body={"operation": None},
                 content_type="application/merge-patch+json",
             )
@@ -629,7 +640,7 @@ class ApplicationController:
         await request_json(
             self.hub,
             "PATCH",
-            APPLICATION.item(self.namespace, name),
+            self.flavour.application.item(self.namespace, name),
             body={
                 "metadata": {
                     "finalizers": remaining,

@@ -21,6 +21,7 @@ import structlog
 from anyio.abc import TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
+from fleet.api.group import FLEET, ApiFlavour
 from fleet.api.resources import DEFAULT_NAMESPACE
 from fleet.clusters.credentials import NO_EXEC, ExecPolicy
 from fleet.clusters.generator_input import generator_clusters
@@ -54,6 +55,8 @@ log = structlog.get_logger("fleet.controller")
 class ControllerSettings:
     cache_dir: Path
     namespace: str = DEFAULT_NAMESPACE
+    flavour: ApiFlavour = FLEET
+    """Whose API group the controller serves (`--api`): fleet's, or Argo CD's."""
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     health_host: str = "127.0.0.1"
@@ -139,6 +142,7 @@ class Controller:
         self.registry = HubRegistry(
             hub,
             settings.namespace,
+            cluster_kind=settings.flavour.cluster,
             exec_policy=settings.exec_policy,
             owns=self.coordinator.owns_cluster if self.coordinator else None,
         )
@@ -207,6 +211,7 @@ class Controller:
                     ),
                     metrics=self.metrics,
                     owns=self._owns_application_cluster if self.coordinator else None,
+                    flavour=settings.flavour,
                 )
                 # A retired client (shard moved, credentials rotated) ends its shared watches.
                 manager.on_retire(self.applications.watches.drop)
@@ -276,6 +281,7 @@ class Controller:
                 ),
             ),
             projects=lambda: self.applications.projects if self.applications else {},
+            flavour=self.settings.flavour,
         )
         appsets.queue.on_wait = self.metrics.observe_wait("appsets")
         return appsets

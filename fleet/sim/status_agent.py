@@ -1,8 +1,9 @@
 """Writes the settled status of workloads, standing in for the controller-manager.
 
 Nothing runs pods in the simulator, so without this every Deployment would stay unavailable
-forever. A short while (`delay`) after a workload is created or changed its status becomes the
-one `fleet.sim.workload_status.settled_status` gives, or the failing one when the workload is
+forever (and every hook Job or Pod would run forever). A short while (`delay`) after a
+workload is created or changed its status becomes the one
+`fleet.sim.workload_status.settled_status` gives, or the failing one when the workload is
 annotated `fleet.gitops.dev/sim-fail: "true"`. The status is written through the status
 subresource as manager `kube-controller-manager`, so watches and managedFields see it as they
 would on a real cluster.
@@ -27,7 +28,14 @@ SettledFn = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 
 FAIL_ANNOTATION = "fleet.gitops.dev/sim-fail"
 WORKLOADS = frozenset(
-    {"deployments.apps", "statefulsets.apps", "daemonsets.apps", "replicasets.apps", "jobs.batch"}
+    {
+        "deployments.apps",
+        "statefulsets.apps",
+        "daemonsets.apps",
+        "replicasets.apps",
+        "jobs.batch",
+        "pods.",
+    }
 )
 MANAGER = "kube-controller-manager"
 

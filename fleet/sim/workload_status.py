@@ -16,6 +16,11 @@ that Argo CD's health rules (gitops-engine ``pkg/health``) report as Degraded wh
   Argo CD has no Degraded rule for StatefulSets, so it reads Progressing (forever).
 - DaemonSet: one node; desired, current, updated, ready and available are 1. Failing: nothing
   available; Progressing forever, as for StatefulSets.
+- Pod (only one bound to no node: a Pod with `spec.nodeName` has a kubelet, or is a profile's
+  mirror Pod): restartPolicy Never or OnFailure runs to the end, phase Succeeded with every
+  container terminated with exit code 0 (failing: phase Failed, exit code 1), as a hook Pod
+  does; restartPolicy Always runs, Ready (failing: CrashLoopBackOff, Degraded). A Pod in a
+  terminal phase is never written again (the API server refuses leaving one).
 
 The statuses pass the API server's status validation (checked against kube-apiserver 1.36 by
 ``tests/e2e_harness``): counters never exceed ``replicas``, a finished Job has ``startTime``,
@@ -34,7 +39,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-SUPPORTED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
+SUPPORTED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"})
 
 # Default spec values the API server fills in; repeated here because `obj` may come from a
 # manifest that was never defaulted (the simulator) as well as from the API server.
@@ -49,10 +54,11 @@ Status = dict[str, Any]
 def settled_status(obj: Obj, *, failing: bool, now: datetime | None = None) -> Status | None:
     """The whole `status` the controller of `obj` would have written once it settled.
 
-    Returns None when there is nothing to write: an unsupported kind, or a Job that is suspended
-    or already finished (the API server rejects moving a finished Job to another terminal state,
-    and a real Job controller never does). Timestamps are `now` (default: the current UTC time);
-    a condition whose status does not change keeps its `lastTransitionTime`, as controllers do.
+    Returns None when there is nothing to write: an unsupported kind, a Pod bound to a node or in a
+    terminal phase, or a Job that is suspended or already finished (the API server rejects moving a
+    finished Job to another terminal state, and a real Job controller never does). Timestamps are
+    `now` (default: the current UTC time); a condition whose status does not change keeps its
+    `lastTransitionTime`, as controllers do.
     """
     kind = obj.get("kind")
     when = _timestamp(now)
@@ -66,6 +72,8 @@ def settled_status(obj: Obj, *, failing: bool, now: datetime | None = None) -> S
         return _daemonset(obj, failing)
     if kind == "Job":
         return _job(obj, failing, when)
+    if kind == "Pod":
+        return _pod(obj, failing, when)
     return None
 
 
@@ -315,6 +323,98 @@ def _job(obj: Obj, failing: bool, when: str) -> Status | None:
         [
             ("SuccessCriteriaMet", "True", "CompletionsReached", message),
             ("Complete", "True", "CompletionsReached", message),
+        ],
+    )
+    return status
+
+
+_TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+def _pod(obj: Obj, failing: bool, when: str) -> Status | None:
+    spec = _spec(obj)
+    current = _status_of(obj)
+    if spec.get("nodeName") or current.get("phase") in _TERMINAL_POD_PHASES:
+        return None
+    start = str(current.get("startTime") or when)
+    restart = str(spec.get("restartPolicy") or "Always")
+    containers = [
+        c for c in spec.get("containers") or [] if isinstance(c, Mapping) and c.get("name")
+    ]
+    status: Status = {"startTime": start}
+    if current.get("qosClass"):
+        status["qosClass"] = current["qosClass"]  # set by the API server at creation
+    if restart == "Always":
+        ready = "False" if failing else "True"
+        statuses = []
+        for container in containers:
+            entry: dict[str, Any] = {
+                "name": container["name"],
+                "image": str(container.get("image", "")),
+                "imageID": "",
+                "ready": not failing,
+                "started": not failing,
+                "restartCount": 5 if failing else 0,
+            }
+            if failing:
+                entry["state"] = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off restarting failed container {container['name']}",
+                    }
+                }
+                entry["lastState"] = {
+                    "terminated": {
+                        "exitCode": 1, "reason": "Error", "startedAt": start, "finishedAt": start,
+                    }
+                }  # fmt: skip
+            else:
+                entry["state"] = {"running": {"startedAt": start}}
+            statuses.append(entry)
+        status["phase"] = "Running"
+        status["containerStatuses"] = statuses
+        status["conditions"] = _conditions(
+            obj,
+            when,
+            [
+                ("Initialized", "True", "", ""),
+                ("Ready", ready, "", ""),
+                ("ContainersReady", ready, "", ""),
+                ("PodScheduled", "True", "", ""),
+            ],
+        )
+        return status
+    code = 1 if failing else 0
+    reason = "Error" if failing else "Completed"
+    finished = max(start, when)
+    status["phase"] = "Failed" if failing else "Succeeded"
+    status["containerStatuses"] = [
+        {
+            "name": container["name"],
+            "image": str(container.get("image", "")),
+            "imageID": "",
+            "ready": False,
+            "started": False,
+            "restartCount": 0,
+            "state": {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": reason,
+                    "startedAt": start,
+                    "finishedAt": finished,
+                }
+            },
+        }
+        for container in containers
+    ]
+    status["conditions"] = _conditions(
+        obj,
+        when,
+        [
+            ("Initialized", "True", "PodCompleted", ""),
+            ("Ready", "False", "PodCompleted", ""),
+            ("ContainersReady", "False", "PodCompleted", ""),
+            ("PodScheduled", "True", "", ""),
         ],
     )
     return status

@@ -1,9 +1,10 @@
 """Argo CD's built-in health rules for the workload kinds, as a test oracle.
 
 A transcription of gitops-engine's ``pkg/health`` (health_deployment.go, health_replicaset.go,
-health_statefulset.go, health_daemonset.go, health_job.go) for ``apps/v1`` and ``batch/v1``
-objects as dicts. The status agent and the simulator must produce statuses these rules read as
-Healthy, or Degraded when failing, because fleet's users read health the Argo CD way.
+health_statefulset.go, health_daemonset.go, health_job.go, health_pod.go) for ``apps/v1``,
+``batch/v1`` and ``v1`` Pod objects as dicts. The status agent and the simulator must produce
+statuses these rules read as Healthy, or Degraded when failing, because fleet's users read health
+the Argo CD way.
 """
 
 from __future__ import annotations
@@ -103,4 +104,24 @@ def health(obj: Mapping[str, Any]) -> str:
         if failed:
             return "Degraded"
         return "Suspended" if suspended else "Healthy"
+    if kind == "Pod":
+        restart = spec.get("restartPolicy") or "Always"
+        containers = status.get("containerStatuses") or []
+        if restart == "Always":
+            for container in containers:
+                reason = ((container.get("state") or {}).get("waiting") or {}).get("reason", "")
+                if reason.startswith("Err") or reason.endswith(("Error", "BackOff")):
+                    return "Degraded"
+        phase = status.get("phase")
+        if phase in (None, "Pending"):
+            return "Progressing"
+        if phase == "Succeeded":
+            return "Healthy"
+        if phase == "Failed":
+            return "Degraded"
+        if phase == "Running" and restart == "Always":
+            ready = _condition(status, "Ready")
+            is_ready = ready is not None and ready.get("status") == "True"
+            return "Healthy" if is_ready else "Progressing"
+        return "Progressing" if phase == "Running" else "Unknown"
     raise ValueError(f"no health rule for {kind}")

@@ -23,6 +23,14 @@ def workload(kind: str, name: str, *, fail: bool = False, replicas: int = 2) -> 
     if fail:
         metadata["annotations"] = {FAIL_ANNOTATION: "true"}
     selector = {"matchLabels": {"app": name}}
+    if kind == "Pod":
+        pod = _template(name, "Never")
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": dict(metadata, labels=dict(pod["metadata"]["labels"])),
+            "spec": pod["spec"],
+        }
     if kind == "Job":
         return {
             "apiVersion": "batch/v1",

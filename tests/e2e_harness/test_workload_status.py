@@ -20,6 +20,7 @@ FAILING_HEALTH = {
     "Job": "Degraded",
     "StatefulSet": "Progressing",
     "DaemonSet": "Progressing",
+    "Pod": "Degraded",
 }
 
 
