@@ -40,7 +40,8 @@ import structlog
 from anyio.abc import TaskGroup
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.api.cluster import GROUP, PLURAL, VERSION, Cluster, InvalidClusterError, parse_cluster
+from fleet.api.cluster import GROUP, VERSION, Cluster, InvalidClusterError, parse_cluster
+from fleet.api.group import FLEET_CLUSTER, Kind
 from fleet.clusters.credentials import (
     NO_EXEC,
     CredentialsError,
@@ -251,8 +252,11 @@ class HubRegistry:
         resync_period: float = 60.0,
         exec_policy: ExecPolicy = NO_EXEC,
         owns: Callable[[str], bool] | None = None,
+        cluster_kind: Kind | None = FLEET_CLUSTER,
     ) -> None:
         self.hub = hub
+        self.cluster_kind = cluster_kind
+        """fleet's Cluster kind; None in Argo CD mode (`--api argocd`): cluster Secrets only."""
         self.namespace = namespace
         self.request_timeout = request_timeout
         self.watch_timeout = watch_timeout
@@ -291,7 +295,7 @@ class HubRegistry:
 
     @property
     def cluster_path(self) -> str:
-        return f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{PLURAL}"
+        return (self.cluster_kind or FLEET_CLUSTER).collection(self.namespace)
 
     @property
     def secret_path(self) -> str:
@@ -346,10 +350,12 @@ class HubRegistry:
             raise RuntimeError("attach(manager) first")
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            for path, cache, which in (
-                (self.cluster_path, self.clusters, "clusters"),
-                (self.secret_path, self.secrets, "secrets"),
-            ):
+            watched = [(self.secret_path, self.secrets, "secrets")]
+            if self.cluster_kind is not None:
+                watched.append((self.cluster_path, self.clusters, "clusters"))
+            else:
+                self._listed.add("clusters")  # no Cluster kind: never any
+            for path, cache, which in watched:
                 tg.start_soon(self._watch, path, cache, which)
             while True:
                 with anyio.move_on_after(self.resync_period):

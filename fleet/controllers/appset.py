@@ -26,6 +26,7 @@ import structlog
 from anyio.abc import TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
+from fleet.api.group import FLEET, ApiFlavour
 from fleet.api.project import (
     DEFAULT_PROJECT,
     InvalidProjectError,
@@ -33,13 +34,7 @@ from fleet.api.project import (
     default_project,
     parse_project,
 )
-from fleet.api.resources import (
-    API_VERSION,
-    APPLICATION,
-    APPLICATION_SET,
-    APPSET_LABEL,
-    RESOURCES_FINALIZER,
-)
+from fleet.api.resources import APPSET_LABEL, RESOURCES_FINALIZER
 from fleet.controllers.appset_plan import (
     IgnoreRule,
     Plan,
@@ -245,12 +240,17 @@ def generator_repo_refusals(
 
 
 def fleet_application(
-    app: Mapping[str, Any], *, appset_name: str, appset_uid: str | None, namespace: str
+    app: Mapping[str, Any],
+    *,
+    appset_name: str,
+    appset_uid: str | None,
+    namespace: str,
+    flavour: ApiFlavour = FLEET,
 ) -> App:
-    """A generated Application as fleet stores it on the hub: fleet's apiVersion, the hub
+    """A generated Application as fleet stores it on the hub: the flavour's apiVersion, the hub
     namespace, the ApplicationSet label and (when the ApplicationSet exists) its owner reference."""
     out: App = copy.deepcopy(dict(app))
-    out["apiVersion"] = API_VERSION
+    out["apiVersion"] = flavour.api_version
     meta = out.setdefault("metadata", {})
     meta["namespace"] = namespace
     meta["labels"] = {**(meta.get("labels") or {}), APPSET_LABEL: appset_name}
@@ -263,8 +263,8 @@ def fleet_application(
     if appset_uid:
         meta["ownerReferences"] = [
             {
-                "apiVersion": API_VERSION,
-                "kind": APPLICATION_SET.kind,
+                "apiVersion": flavour.application_set.api_version,
+                "kind": flavour.application_set.kind,
                 "name": appset_name,
                 "uid": appset_uid,
                 "controller": True,
@@ -312,6 +312,7 @@ async def generate(
     source: str = "",
     limiter: anyio.CapacityLimiter | None = None,
     projects: Projects | None = None,
+    flavour: ApiFlavour = FLEET,
 ) -> Generated:
     """Parse and expand one ApplicationSet document into fleet Applications.
 
@@ -382,7 +383,9 @@ async def generate(
     result.warnings = list(expansion.warnings)
     uid = meta.get("uid")
     result.desired = [
-        fleet_application(app, appset_name=name, appset_uid=uid, namespace=namespace)
+        fleet_application(
+            app, appset_name=name, appset_uid=uid, namespace=namespace, flavour=flavour
+        )
         for app in expansion.applications
     ]
     return result
@@ -412,9 +415,12 @@ class ApplicationSetController:
         clusters: Callable[[], Sequence[Cluster]],
         settings: AppSetSettings | None = None,
         projects: Projects | None = None,
+        flavour: ApiFlavour = FLEET,
     ) -> None:
-        """`projects`: the hub's Projects, for the generator repository check (None: off)."""
+        """`projects`: the hub's Projects, for the generator repository check (None: off).
+        `flavour`: whose ApplicationSets and Applications (fleet's, or Argo CD's)."""
         self.hub = hub
+        self.flavour = flavour
         self.projects = projects
         self.namespace = namespace
         self.repos = repos
@@ -528,7 +534,7 @@ class ApplicationSetController:
             tg.start_soon(
                 lambda: list_and_watch(
                     self.hub,
-                    APPLICATION_SET.collection(self.namespace),
+                    self.flavour.application_set.collection(self.namespace),
                     on_reset=on_appsets,
                     on_event=self._appset_event,
                     request_timeout=self.settings.request_timeout,
@@ -537,7 +543,7 @@ class ApplicationSetController:
             tg.start_soon(
                 lambda: list_and_watch(
                     self.hub,
-                    APPLICATION.collection(self.namespace),
+                    self.flavour.application.collection(self.namespace),
                     on_reset=on_apps,
                     on_event=self._app_event,
                     label_selector=APPSET_LABEL,
@@ -632,6 +638,7 @@ class ApplicationSetController:
             settings=self.settings,
             limiter=self._limiter,
             projects=self.projects,
+            flavour=self.flavour,
         )
         self.expansions += 1
         if generated.complete:
@@ -689,7 +696,7 @@ class ApplicationSetController:
             spec_budget=spec_budget or self.settings.deletion_budget,
         )
         await self._write_status(
-            obj, conditions, resources_body(desired_names, self._apps, self.namespace)
+            obj, conditions, resources_body(desired_names, self._apps, self.namespace, self.flavour)
         )
         bound.info(
             "appset.reconciled",
@@ -738,7 +745,7 @@ class ApplicationSetController:
                     made = await request_json(
                         self.hub,
                         "POST",
-                        APPLICATION.collection(self.namespace),
+                        self.flavour.application.collection(self.namespace),
                         body=app,
                         timeout=timeout,
                     )
@@ -758,7 +765,7 @@ class ApplicationSetController:
                     made = await request_json(
                         self.hub,
                         "PUT",
-                        APPLICATION.item(self.namespace, app_name),
+                        self.flavour.application.item(self.namespace, app_name),
                         body=merged,
                         timeout=timeout,
                     )
@@ -780,7 +787,7 @@ class ApplicationSetController:
                     await request_json(
                         self.hub,
                         "DELETE",
-                        APPLICATION.item(self.namespace, app_name),
+                        self.flavour.application.item(self.namespace, app_name),
                         timeout=timeout,
                     )
                     self.writes += 1
@@ -812,7 +819,10 @@ class ApplicationSetController:
         timeout = self.settings.request_timeout
         try:
             live = await request_json(
-                self.hub, "GET", APPLICATION.item(self.namespace, app_name), timeout=timeout
+                self.hub,
+                "GET",
+                self.flavour.application.item(self.namespace, app_name),
+                timeout=timeout,
             )
         except KubeError as error:
             return f"creating Application {app_name}: {error.message or error.reason}"
@@ -827,7 +837,7 @@ class ApplicationSetController:
                 made = await request_json(
                     self.hub,
                     "PUT",
-                    APPLICATION.item(self.namespace, app_name),
+                    self.flavour.application.item(self.namespace, app_name),
                     body=updated(app, live),
                     timeout=timeout,
                 )
@@ -857,7 +867,7 @@ class ApplicationSetController:
             made = await request_json(
                 self.hub,
                 "PATCH",
-                APPLICATION_SET.status(self.namespace, name),
+                self.flavour.application_set.status(self.namespace, name),
                 body={"status": wanted},
                 content_type="application/merge-patch+json",
                 timeout=self.settings.request_timeout,

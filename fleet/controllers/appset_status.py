@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.api.resources import GROUP, VERSION
+from fleet.api.group import FLEET, ApiFlavour
 from fleet.redaction import status_text
 
 ERROR_OCCURRED = "ErrorOccurred"
@@ -62,7 +62,10 @@ def conditions_body(
 
 
 def resources_body(
-    desired_names: Sequence[str], live: Mapping[str, Mapping[str, Any]], namespace: str
+    desired_names: Sequence[str],
+    live: Mapping[str, Mapping[str, Any]],
+    namespace: str,
+    flavour: ApiFlavour = FLEET,
 ) -> list[dict[str, Any]]:
     """Argo CD's `status.resources`: each generated Application that exists, with its sync
     status and health as the Application reports them."""
@@ -73,8 +76,8 @@ def resources_body(
             continue
         status = app.get("status") or {}
         entry: dict[str, Any] = {
-            "group": GROUP,
-            "version": VERSION,
+            "group": flavour.group,
+            "version": flavour.version,
             "kind": "Application",
             "namespace": namespace,
             "name": name,

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from fleet.api.resources import DEFAULT_NAMESPACE
+from fleet.api.group import FLAVOURS, FLEET
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +36,20 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         help="kubeconfig of the hub (default: $KUBECONFIG, in-cluster, ~/.kube/config)",
     )
     run.add_argument("--hub-context", default=None)
-    run.add_argument("--namespace", "-n", default=DEFAULT_NAMESPACE)
+    run.add_argument(
+        "--api",
+        choices=sorted(FLAVOURS),
+        default=FLEET.name,
+        help="whose API group to serve: fleet (fleet.gitops.dev; default) or argocd (Argo CD's "
+        "argoproj.io Applications, ApplicationSets and AppProjects, clusters from Argo CD "
+        "cluster Secrets only), to take over from Argo CD's controllers",
+    )
+    run.add_argument(
+        "--namespace",
+        "-n",
+        default=None,
+        help="the hub namespace (default: fleet-system, or argocd with --api argocd)",
+    )
     run.add_argument(
         "--listen",
         default="0.0.0.0:8080",

@@ -24,6 +24,7 @@ import sys
 import anyio
 import structlog
 
+from fleet.api.group import flavour
 from fleet.clusters.credentials import CredentialsError, ExecPolicy
 from fleet.clusters.hub import hub_client
 from fleet.clusters.manager import ManagerSettings
@@ -62,9 +63,11 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
     stall = float(getattr(args, "liveness_stall", 60.0))
     if stall <= 0:
         raise ValueError(f"--liveness-stall {stall}: expected a positive number of seconds")
+    api = flavour(str(getattr(args, "api", None) or "fleet"))
     return ControllerSettings(
         cache_dir=args.cache_dir,
-        namespace=args.namespace,
+        namespace=args.namespace or api.namespace,
+        flavour=api,
         listen_host=host,
         listen_port=port,
         health_host=health_host,
