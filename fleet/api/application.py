@@ -22,6 +22,7 @@ from typing import Any
 
 from fleet.api.group import ARGOCD, FLEET
 from fleet.sync.retry import MAX_DURATION_TEXT, parse_duration
+from generators.base import IN_CLUSTER_NAME, IN_CLUSTER_SERVER
 from generators.yamlio import MAX_DEPTH, DocumentShapeError, check_shape
 
 GROUP = FLEET.group
@@ -250,18 +251,33 @@ def _server_key(server: str) -> str:
     return server.strip().rstrip("/")
 
 
-def resolve_destination(app: Application, clusters: Iterable[tuple[str, str]]) -> str:
+def resolve_destination(
+    app: Application, clusters: Iterable[tuple[str, str]], *, in_cluster_enabled: bool = True
+) -> str:
     """The registered cluster's name the destination means; `clusters` are (name, server).
 
     By name when the destination has one, else by server URL (a trailing `/` ignored on both
     sides). Raises UnknownDestinationError when no cluster (or more than one by name) fits.
+    The hub itself (`in-cluster`, https://kubernetes.default.svc) is among `clusters` when the
+    registry serves it; with `in_cluster_enabled` False it is refused with Argo CD's message
+    for a disabled in-cluster, even when a Secret registers that URL (as Argo CD does).
     """
     known = list(clusters)
     dest = app.destination
+    if not in_cluster_enabled:
+        known = [(n, s) for n, s in known if _server_key(s) != IN_CLUSTER_SERVER]
+        if dest.server and _server_key(dest.server) == IN_CLUSTER_SERVER:
+            raise UnknownDestinationError(
+                f'cluster "{IN_CLUSTER_SERVER}" is disabled (the controller runs with'
+                " --no-in-cluster)"
+            )
     if dest.name:
         named = [name for name, _ in known if name == dest.name]
         if not named:
-            raise UnknownDestinationError(f"cluster '{dest.name}' has not been configured")
+            hint = ""
+            if dest.name == IN_CLUSTER_NAME and not in_cluster_enabled:
+                hint = " (in-cluster is disabled: the controller runs with --no-in-cluster)"
+            raise UnknownDestinationError(f"cluster '{dest.name}' has not been configured{hint}")
         if len(named) > 1:
             raise UnknownDestinationError(
                 f"there are {len(named)} clusters with the same name: {dest.name}"

@@ -368,10 +368,15 @@ def _b64_field(value: Any, where: str) -> bytes | None:
         raise CredentialsError(f"{where}: not valid base64") from None
 
 
-def parse_argocd_secret(secret: Mapping[str, Any]) -> SecretCredentials:
+def parse_argocd_secret(
+    secret: Mapping[str, Any], *, require_auth: bool = True
+) -> SecretCredentials:
     """An Argo CD cluster Secret: `name`, `server`, `project`, `config` JSON with
     `bearerToken`, `tlsClientConfig{caData, certData, keyData, insecure, serverName}`,
-    `execProviderConfig`. The credentials are bound to `server` (as in Argo CD)."""
+    `execProviderConfig`. The credentials are bound to `server` (as in Argo CD).
+
+    `require_auth` False: a Secret without credentials is accepted (the in-cluster Secret,
+    which Argo CD serves with the controller's own credentials)."""
     labels, annotations = secret_metadata(secret)
     labels.pop(ARGOCD_SECRET_TYPE_LABEL, None)
     data = secret_data(secret)
@@ -403,7 +408,8 @@ def parse_argocd_secret(secret: Mapping[str, Any]) -> SecretCredentials:
         server_field="data.server",
         insecure_field=f"{where}.insecure" if insecure else None,
     )
-    _require_auth(creds, "data.config")
+    if require_auth:
+        _require_auth(creds, "data.config")
     return creds
 
 

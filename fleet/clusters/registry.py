@@ -56,12 +56,14 @@ from fleet.clusters.credentials import (
     is_argocd_secret,
     parse_argocd_secret,
     parse_secret,
+    secret_data,
     to_credentials,
 )
 from fleet.clusters.manager import ClusterHealth, ClusterManager
-from fleet.kube import KubeError, NotFound, request_json
+from fleet.kube import Credentials, KubeError, NotFound, request_json
 from fleet.kube.events import ObjectRef, record_event
 from fleet.kube.watch import list_and_watch
+from generators.base import IN_CLUSTER_NAME, IN_CLUSTER_SERVER
 
 log = structlog.get_logger("fleet.clusters.registry")
 
@@ -76,7 +78,8 @@ class RegisteredCluster:
     annotations: Mapping[str, str] = field(default_factory=dict)
     project: str = ""
     source: str = "Cluster"
-    """"Cluster" (a fleet Cluster resource) or "ArgoCDSecret"."""
+    """"Cluster" (a fleet Cluster resource), "ArgoCDSecret", or "InCluster" (the hub itself,
+    implicit: no Secret registers https://kubernetes.default.svc)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,10 +256,14 @@ class HubRegistry:
         exec_policy: ExecPolicy = NO_EXEC,
         owns: Callable[[str], bool] | None = None,
         cluster_kind: Kind | None = FLEET_CLUSTER,
+        in_cluster: Credentials | None = None,
     ) -> None:
         self.hub = hub
         self.cluster_kind = cluster_kind
         """fleet's Cluster kind; None in Argo CD mode (`--api argocd`): cluster Secrets only."""
+        self.in_cluster = in_cluster
+        """The controller's own hub credentials when the hub is a destination (Argo CD's
+        in-cluster, `https://kubernetes.default.svc`); None: it is not (`--no-in-cluster`)."""
         self.namespace = namespace
         self.request_timeout = request_timeout
         self.watch_timeout = watch_timeout
@@ -481,6 +488,7 @@ class HubRegistry:
                 continue
             if registered is not None:
                 wanted[registered.name] = registered
+        await self._local_cluster(wanted)
         for name in self.manager.names():
             if name not in wanted:
                 await self.manager.remove(name)
@@ -495,6 +503,23 @@ class HubRegistry:
             self._secret_problems.pop(name, None)
             self._argocd_seen.pop(name, None)
         self.registered = wanted
+
+    async def _local_cluster(self, wanted: dict[str, RegisteredCluster]) -> None:
+        """Argo CD's implicit `in-cluster`: the hub through the controller's own credentials,
+        unless a registered cluster already stands for its URL (or holds its name), or the
+        switch is off. Sharded like any cluster (its shard is hashed from its name)."""
+        if self.in_cluster is None or IN_CLUSTER_NAME in wanted:
+            return
+        if any(_same_url(c.server, IN_CLUSTER_SERVER) for c in wanted.values()):
+            return
+        assert self.manager is not None
+        if self._decide(IN_CLUSTER_NAME):
+            await self.manager.upsert(IN_CLUSTER_NAME, self.in_cluster)
+        elif IN_CLUSTER_NAME in self.manager:
+            await self.manager.remove(IN_CLUSTER_NAME)
+        wanted[IN_CLUSTER_NAME] = RegisteredCluster(
+            IN_CLUSTER_NAME, IN_CLUSTER_SERVER, source="InCluster"
+        )
 
     async def _from_cluster(self, cluster: Cluster, obj: Mapping[str, Any]) -> RegisteredCluster:
         ref = cluster.spec.secret_ref
@@ -578,16 +603,28 @@ class HubRegistry:
     async def _from_argocd_secret(
         self, secret_name: str, secret: Mapping[str, Any], wanted: Mapping[str, Any]
     ) -> RegisteredCluster | None:
-        creds = parse_argocd_secret(secret)
+        raw_server = secret_data(secret).get("server", b"").decode(errors="replace").strip()
+        local = _same_url(raw_server, IN_CLUSTER_SERVER)
+        # The in-cluster Secret (Argo CD lets one register the hub to name or label it) may
+        # carry no credentials: it is then served with the controller's own, as Argo CD does.
+        creds = parse_argocd_secret(secret, require_auth=not (local and self.in_cluster))
         name = creds.name or ""
         server = creds.server or ""
         if name in wanted:
             return None  # a fleet Cluster of that name wins
+        if local and self.in_cluster is None:
+            return None  # in-cluster is disabled: Argo CD lists no cluster for that URL
         acting = self._decide(name)
         check_transport(server, "data.server")
         if acting:
             await self._argocd_notes(secret_name, secret, creds)
-        await self._upsert(name, creds, server, None)
+        if local and self.in_cluster is not None and not _has_auth(creds):
+            if acting:
+                await self._upsert_local(name, self.in_cluster)
+            elif self.manager is not None and name in self.manager:
+                await self.manager.remove(name)
+        else:
+            await self._upsert(name, creds, server, None)
         return RegisteredCluster(
             name,
             server,
@@ -661,6 +698,11 @@ class HubRegistry:
 
     # -- status ----------------------------------------------------------------------------
 
+    async def _upsert_local(self, name: str, credentials: Credentials) -> None:
+        assert self.manager is not None
+        self._exec.pop(name, None)
+        await self.manager.upsert(name, credentials)
+
     async def write_status(self, name: str, health: ClusterHealth) -> None:
         """The manager's status sink: patch the Cluster's status subresource."""
         await self._write_status(name, health)
@@ -697,6 +739,10 @@ class HubRegistry:
 def _uid(obj: Mapping[str, Any]) -> str:
     uid = _meta(obj).get("uid")
     return uid if isinstance(uid, str) else ""
+
+
+def _has_auth(creds: SecretCredentials) -> bool:
+    return bool(creds.token or creds.client_cert_pem or creds.exec)
 
 
 def _same_url(a: str, b: str) -> bool:

@@ -33,6 +33,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.application import (
+    Application,
     InvalidApplicationError,
     UnknownDestinationError,
     parse_application,
@@ -80,6 +81,9 @@ class AppControllerSettings:
     """Upper bound of one reconcile, sync waves included."""
     wave_timeout: float = 120.0
     health_interval: float = 0.25
+    in_cluster_enabled: bool = True
+    """Argo CD's `cluster.inClusterEnabled`: off, `https://kubernetes.default.svc` and
+    `in-cluster` destinations are refused with Argo CD's message (`--no-in-cluster`)."""
 
 
 class Blocked(Exception):
@@ -395,7 +399,7 @@ class ApplicationController:
     def _owner_cluster(self, app: Obj) -> str:
         """The registered cluster whose owner reconciles `app`; "" if none resolves."""
         try:
-            return resolve_destination(parse_application(app), self.clusters())
+            return self._resolve(parse_application(app))
         except (InvalidApplicationError, UnknownDestinationError):
             return ""
 
@@ -405,11 +409,16 @@ class ApplicationController:
 
     # -- end sharding hook --
 
+    def _resolve(self, parsed: Application) -> str:
+        return resolve_destination(
+            parsed, self.clusters(), in_cluster_enabled=self.settings.in_cluster_enabled
+        )
+
     def _admit(self, app: Obj) -> tuple[str, Project]:
         """The destination cluster and the Project, or Blocked saying what is wrong."""
         try:
             parsed = parse_application(app)
-            cluster = resolve_destination(parsed, self.clusters())
+            cluster = self._resolve(parsed)
         except (InvalidApplicationError, UnknownDestinationError) as error:
             raise Blocked(INVALID_SPEC, str(error)) from error
         project = self._project(parsed.project)
@@ -622,7 +631,7 @@ class ApplicationController:
         if RESOURCES_FINALIZER not in finalizers:
             return
         try:
-            cluster = resolve_destination(parse_application(app), self.clusters())
+            cluster = self._resolve(parse_application(app))
         except (InvalidApplicationError, UnknownDestinationError) as error:
             rt.status.set_condition(
                 "DeletionError",

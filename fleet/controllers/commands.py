@@ -236,6 +236,14 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         "after this long; it renews every third of it",
     )
     # -- end sharding --
+    run.add_argument(
+        "--no-in-cluster",
+        action="store_true",
+        help="the hub is not a destination: https://kubernetes.default.svc and in-cluster are "
+        "refused, and the clusters generator has no local cluster (Argo CD's "
+        'cluster.inClusterEnabled: "false"). Default: the hub is that destination, reached '
+        "with the controller's own hub credentials, unless a cluster Secret registers it",
+    )
 
 
 def default_cache_dir() -> Path:

@@ -97,6 +97,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
             body_timeout=args.http_body_timeout,
             max_body=args.webhook_max_body,
         ),
+        in_cluster_enabled=not getattr(args, "no_in_cluster", False),
         exec_policy=ExecPolicy.from_flags(
             getattr(args, "exec_plugin_allow", None) or [],
             getattr(args, "exec_plugin_env", None) or [],
