@@ -39,7 +39,7 @@ from fleet.controllers.sharding import ShardCollector, ShardCoordinator, ShardSe
 from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
-from fleet.kube.client import FleetApiClient
+from fleet.kube.client import Credentials, FleetApiClient
 from fleet.render import RenderTools, report_sandbox
 from fleet.server.app import HttpServer, make_app
 from fleet.server.health import DEFAULT_STALL, make_health_app
@@ -89,6 +89,20 @@ class ControllerSettings:
     generated Applications' Projects do not permit (Argo CD's behaviour)."""
     exec_policy: ExecPolicy = NO_EXEC
     """Exec plugins hub Secrets may run (`--exec-plugin-allow`); default none."""
+    in_cluster_enabled: bool = True
+    """Argo CD's `cluster.inClusterEnabled` (`--no-in-cluster` turns it off): the hub is the
+    destination `https://kubernetes.default.svc` / `in-cluster`, reached with the controller's
+    own hub credentials, and the clusters generator's implicit local cluster."""
+
+
+def _own_credentials(hub: ApiClient) -> Credentials | None:
+    """The credentials the hub client was built from (fleet.kube.build_api_client keeps
+    them); None for a client built otherwise (then the hub is no destination)."""
+    credentials = getattr(hub, "credentials", None)
+    if isinstance(credentials, Credentials):
+        return credentials
+    log.warning("controller.in_cluster_unavailable", reason="hub client has no credentials")
+    return None
 
 
 class _Started:
@@ -145,6 +159,7 @@ class Controller:
             cluster_kind=settings.flavour.cluster,
             exec_policy=settings.exec_policy,
             owns=self.coordinator.owns_cluster if self.coordinator else None,
+            in_cluster=_own_credentials(hub) if settings.in_cluster_enabled else None,
         )
         # -- end sharding --
 
@@ -156,7 +171,10 @@ class Controller:
     def _generator_clusters(self) -> Sequence[GeneratorCluster]:
         if not self.registry.synced.is_set():
             raise ClustersUnavailable("the hub's Cluster list has not been read yet")
-        return generator_clusters(self.registry.registered.values())
+        # The implicit in-cluster has no Secret: the generator adds it by Argo CD's own rules.
+        return generator_clusters(
+            c for c in self.registry.registered.values() if c.source != "InCluster"
+        )
 
     def _not_ready(self) -> str | None:
         if not self.registry.synced.is_set():
@@ -208,6 +226,7 @@ class Controller:
                         workers=settings.reconciles,
                         per_cluster=settings.per_cluster,
                         wave_timeout=settings.wave_timeout,
+                        in_cluster_enabled=settings.in_cluster_enabled,
                     ),
                     metrics=self.metrics,
                     owns=self._owns_application_cluster if self.coordinator else None,
@@ -274,8 +293,7 @@ class Controller:
                 resync_period=self.settings.resync_period,
                 deletion_budget=self.settings.deletion_budget,
                 expansion=self.settings.appset_limits,
-                # The hub is a target only when registered as a Cluster like any other.
-                in_cluster_enabled=False,
+                in_cluster_enabled=self.settings.in_cluster_enabled,
                 allow_generator_repos_outside_project=(
                     self.settings.allow_generator_repos_outside_project
                 ),

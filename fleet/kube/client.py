@@ -167,6 +167,8 @@ class FleetApiClient(client.ApiClient):
         vars(self).update(cookie=None)
         self.client_side_validation = False
         self._build = (context, pool_limit, keepalive)
+        self.credentials: Credentials | None = None
+        """What it was built from: the hub's own, reused for the in-cluster destination."""
 
     @property
     def limit(self) -> AdaptiveLimit:
@@ -180,7 +182,9 @@ class FleetApiClient(client.ApiClient):
         pool, for another event loop (build it inside that loop): clients are bound to the
         loop that made their session."""
         context, _, keepalive = self._build
-        return FleetApiClient(copy.copy(self.configuration), context, pool_limit, keepalive)
+        twin = FleetApiClient(copy.copy(self.configuration), context, pool_limit, keepalive)
+        twin.credentials = self.credentials
+        return twin
 
 
 def build_api_client(
@@ -226,4 +230,6 @@ def build_api_client(
 
         config.api_key = {"BearerToken": ""}
         config.refresh_api_key_hook = refresh
-    return FleetApiClient(config, ssl_context(credentials), pool_limit, keepalive, label)
+    api = FleetApiClient(config, ssl_context(credentials), pool_limit, keepalive, label)
+    api.credentials = credentials
+    return api
