@@ -311,6 +311,10 @@ class ClusterManager:
     def health(self, name: str) -> ClusterHealth:
         return self._entry(name).health
 
+    def healths(self) -> dict[str, ClusterHealth]:
+        """Every registered member's health, for /metrics (read at scrape time)."""
+        return {name: entry.health for name, entry in self._entries.items()}
+
     def client(self, name: str) -> ApiClient:
         """The cluster's client, or CircuitOpen at once while its breaker is not closed.
 

@@ -245,6 +245,7 @@ class Controller:
                     apps.status_counts,
                     manager.concurrency,
                 )
+                self.metrics.add_clusters(manager.healths)
                 apps.queue.on_wait = self.metrics.observe_wait("applications")
                 self.liveness = live
                 tg.start_soon(live.beat)

@@ -44,6 +44,41 @@ class LimitView(Protocol):
     throttled: int
 
 
+class ClusterView(Protocol):
+    """What /metrics reads of a member's health (fleet.clusters.manager.ClusterHealth)."""
+
+    @property
+    def ready(self) -> bool | None: ...
+
+    @property
+    def breaker(self) -> str: ...
+
+
+class _ClusterCollector(Collector):
+    """Connection state per member: what "cluster unreachable" alerts are written against."""
+
+    def __init__(self, clusters: Callable[[], Mapping[str, ClusterView]]) -> None:
+        self._clusters = clusters
+
+    def collect(self) -> Iterator[Metric]:
+        ready = GaugeMetricFamily(
+            "fleet_cluster_ready",
+            "1 when the member's last probe or traffic succeeded, 0 when it failed; absent "
+            "until the first probe",
+            labels=["cluster"],
+        )
+        breaker = GaugeMetricFamily(
+            "fleet_cluster_breaker_open",
+            "1 while the member's circuit breaker keeps requests away (open or half-open)",
+            labels=["cluster"],
+        )
+        for name, view in sorted(self._clusters().items()):
+            if view.ready is not None:
+                ready.add_metric([name], 1.0 if view.ready else 0.0)
+            breaker.add_metric([name], 0.0 if view.breaker == "closed" else 1.0)
+        yield from (ready, breaker)
+
+
 class _StateCollector(Collector):
     def __init__(
         self,
@@ -198,6 +233,10 @@ class Metrics:
         """Figures read at scrape time from the controller's queues, Application statuses and
         member clients."""
         self.registry.register(_StateCollector(queues, apps, limits))
+
+    def add_clusters(self, clusters: Callable[[], Mapping[str, ClusterView]]) -> None:
+        """Members' connection state, read at scrape time from the cluster manager."""
+        self.registry.register(_ClusterCollector(clusters))
 
     def observe_wait(self, queue: str) -> Callable[[float], None]:
         """A work queue's `on_wait`: how long ready keys waited for a slot."""
