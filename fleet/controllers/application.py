@@ -43,12 +43,14 @@ from fleet.api.group import FLEET, ApiFlavour
 from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
 from fleet.api.resources import RESOURCES_FINALIZER
 from fleet.clusters.manager import ClusterManager
+from fleet.controllers.app_events import EventSink, status_events
 from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.workqueue import WorkQueue
 from fleet.git.events import RepoMoved
 from fleet.git.urls import normalize_url
 from fleet.kube import KubeError, NotFound, request_json
+from fleet.kube.events import ObjectRef
 from fleet.kube.watch import list_and_watch
 from fleet.redaction import redact_status
 from fleet.render import RenderReach, RenderTools
@@ -109,6 +111,9 @@ class _Runtime:
     failed_revision: str = ""
     written: str = ""
     """The last status document written (JSON, without reconciledAt)."""
+    synced_target: str | None = None
+    """[source, destination] of the last sync (JSON): a sync of the same revision to the
+    same target is not repeated by automated sync without selfHeal."""
 
 
 def _fingerprint(app: Mapping[str, Any]) -> str:
@@ -183,6 +188,8 @@ class ApplicationController:
         self.watches = WatchHub()
         """One watch per (cluster, kind) shared by every Application's self-healer."""
         self._runtimes: dict[str, _Runtime] = {}
+        self.events = EventSink(hub)
+        """Kubernetes Events for status changes (sync, health, drift, hooks), written apart."""
         self._listed: set[str] = set()
         self._tg: TaskGroup | None = None
 
@@ -193,6 +200,7 @@ class ApplicationController:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             await tg.start(self.watches.run)
+            await tg.start(self.events.run)
             await tg.start(self.queue.run)
             tg.start_soon(self._watch_projects)
             tg.start_soon(self._watch_apps)
@@ -487,7 +495,10 @@ class ApplicationController:
                     comparison = await engine.compare(desired.manifests)
                     wants = not comparison.in_sync or rt.status.revision != desired.revision
                     retrying_failure = rt.failed_revision == desired.revision and not spec.self_heal
-                    if spec.automated and wants and not retrying_failure:
+                    # Argo CD: without selfHeal, automated sync never re-syncs a revision it
+                    # already synced; live drift only turns the Application OutOfSync.
+                    done = not spec.self_heal and self._already_synced(app, rt, desired.revision)
+                    if spec.automated and wants and not retrying_failure and not done:
                         await self._sync(engine, rt, desired, None, comparison)
                     else:
                         rt.status.revision = desired.revision
@@ -500,10 +511,9 @@ class ApplicationController:
         await self._write_status(name, rt)
         if operation is not None:
             await self._clear_operation(name)
-        if spec.automated and spec.self_heal:
-            self._ensure_healer(name, rt)
-        else:
-            self._stop_healer(rt)
+        # Always watched: drift is healed with automated selfHeal, and otherwise still seen
+        # within seconds (the Application turns OutOfSync), as with Argo CD's live cache.
+        self._ensure_healer(name, rt)
 
     async def _check_kinds(self, engine: SyncEngine, project: Project, desired: Desired) -> None:
         scopes: dict[tuple[str, str], bool | None] = {}
@@ -522,6 +532,17 @@ class ApplicationController:
         if problems:
             raise Blocked(INVALID_SPEC, "; ".join(problems))
 
+    @staticmethod
+    def _already_synced(app: Obj, rt: _Runtime, revision: str) -> bool:
+        """Whether the last sync was of this revision with this source and destination (Argo
+        CD's alreadyAttemptedSync); a controller restart keeps the answer from `history`."""
+        spec = app.get("spec") or {}
+        target = json.dumps([spec.get("source"), spec.get("destination")], sort_keys=True)
+        if rt.synced_target is None and rt.status.history:  # resumed: history has no source
+            rt.synced_target = target
+        last = rt.status.history[-1] if rt.status.history else {}
+        return bool(revision) and last.get("revision") == revision and rt.synced_target == target
+
     async def _sync(
         self,
         engine: SyncEngine,
@@ -539,6 +560,8 @@ class ApplicationController:
             comparison=comparison,
         )
         rt.failed_revision = desired.revision if op.phase != "Succeeded" else ""
+        spec = (self.apps.get(engine.spec.app.name) or {}).get("spec") or {}
+        rt.synced_target = json.dumps([spec.get("source"), spec.get("destination")], sort_keys=True)
         if self.metrics is not None:
             self.metrics.syncs.labels(op.phase).inc()
         return op
@@ -609,7 +632,14 @@ class ApplicationController:
             )
         except NotFound:
             return  # deleted meanwhile
+        before = json.loads(rt.written) if rt.written else {}
         rt.written = text
+        self.events.emit(self._event_ref(name), status_events(before, doc))
+
+    def _event_ref(self, name: str) -> ObjectRef:
+        uid = str(((self.apps.get(name) or {}).get("metadata") or {}).get("uid") or "")
+        kind = self.flavour.application
+        return ObjectRef(kind.kind, name, self.namespace, kind.api_version, uid)
 
     async def _clear_operation(self, name: str) -> None:
         with contextlib.suppress(NotFound):  # deleted meanwhile
@@ -642,7 +672,9 @@ class ApplicationController:
             raise
         async with self.manager.use(cluster) as api:
             engine = self._engine(rt, app, cluster, api)
-            op = await engine.sync([], "", prune_enabled=True, allow_empty=True)
+            op = await engine.sync(
+                [], "", prune_enabled=True, allow_empty=True, remove_hooks=True
+            )
         if op.phase != "Succeeded":
             raise RuntimeError(f"deleting the resources of {name} failed: {op.message}")
         remaining = [f for f in finalizers if f != RESOURCES_FINALIZER]
@@ -675,10 +707,20 @@ class ApplicationController:
         rt.healer = scope
         self._tg.start_soon(self._heal, name, rt.engine, scope)
 
+    def _refresh_soon(self, name: str) -> None:
+        """Drift seen (not healed) or reverted: a compare-only reconcile writes the status.
+        The queue holds a key once (and re-runs a busy key once), so bursts coalesce."""
+        app = self.apps.get(name)
+        if app is not None:
+            self.queue.add(name, group=_group(app))
+
     async def _heal(self, name: str, engine: SyncEngine, scope: anyio.CancelScope) -> None:
         with scope:
             try:
-                await SelfHealer(engine, watches=self.watches).run()
+                healer = SelfHealer(
+                    engine, watches=self.watches, on_change=lambda: self._refresh_soon(name)
+                )
+                await healer.run()
             except Exception as error:  # a healer never takes the controller down
                 log.warning(
                     "application.selfheal_failed",

@@ -7,11 +7,18 @@ plus a 5 s self-heal delay), and an idle cluster costs nothing. One list-then-wa
 tracking label. An event for a managed object is compared by dry-run apply; with `selfHeal` a
 difference is re-applied, without it the object and the Application turn OutOfSync and nothing
 is written. Events echoing fleet's own writes (same resourceVersion) are skipped.
+
+Drift is seen even when it is not healed (selfHeal off, or no automated sync), as Argo CD's
+live cache makes it seen: `on_change` is called when an object turns OutOfSync or back in sync
+and the controller requeues the Application for a compare-only refresh that writes its status.
+The work queue coalesces those keys, so a burst of events on a busy member costs one or two
+refreshes, not one per event.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -34,9 +41,17 @@ class SelfHealer:
     """Run `await tg.start(SelfHealer(engine).run)`; cancel the group to stop."""
 
     def __init__(
-        self, engine: SyncEngine, *, workers: int = 8, watches: WatchHub | None = None
+        self,
+        engine: SyncEngine,
+        *,
+        workers: int = 8,
+        watches: WatchHub | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.on_change = on_change
+        """Called when drift is seen but not healed, or an OutOfSync object is back in sync:
+        the Application's status should be refreshed (the caller coalesces)."""
         self.watches = watches
         """Shared streams (the controller's); None: this healer opens its own watches."""
         self.corrections = 0
@@ -137,15 +152,20 @@ class SelfHealer:
             predicted = await engine.predict(check)
             if not differs(predicted, live, engine.spec.ignore):
                 engine.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), live)
+                back = engine.status.resources.get(plan.key)
+                if back is not None and back.status == "OutOfSync" and self.on_change:
+                    self.on_change()  # reverted by hand: the status turns Synced again
                 return
         self.detections += 1
         state = engine.status.resources.get(plan.key)
-        if not engine.spec.self_heal:
+        if not (engine.spec.automated and engine.spec.self_heal):
             if state is not None:
                 state.status = "OutOfSync"
                 if live is None:
                     state.health = "Missing"
             engine.status.sync_status = "OutOfSync"
+            if self.on_change is not None:
+                self.on_change()
             engine.log.info(
                 "drift.detected",
                 object=describe(plan.key),

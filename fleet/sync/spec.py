@@ -37,7 +37,7 @@ class AppSpec:
         return cls(
             app=AppRef(str(meta.get("namespace") or "argocd"), str(meta.get("name", ""))),
             namespace=str((spec.get("destination") or {}).get("namespace") or ""),
-            automated=automated is not None,
+            automated=automated is not None and auto.get("enabled") is not False,
             prune=bool(auto.get("prune")),
             self_heal=bool(auto.get("selfHeal")),
             allow_empty=bool(auto.get("allowEmpty")),
