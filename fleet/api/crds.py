@@ -1,5 +1,8 @@
 """fleet's CustomResourceDefinitions: read them from crds/ and install them on a hub.
 
+Two sets: fleet's own (crds/*.yaml, group fleet.gitops.dev) and Argo CD's (crds/argocd/*.yaml,
+argoproj.io, for `--api argocd`), chosen by the `ApiFlavour`; both can be installed on one hub.
+
 Why one place: `fleet demo`, the tests and the docs all need "the hub serves fleet's kinds now",
 and a CRD that was created but is not yet served answers 404 for a moment, so callers that
 create objects right after installing would fail intermittently. `install_crds` only returns
@@ -19,6 +22,7 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 import fleet
+from fleet.api.group import FLEET, ApiFlavour
 from fleet.kube import NotFound, request_json
 
 log = structlog.get_logger("fleet.api.crds")
@@ -72,15 +76,19 @@ def _load(path: Path) -> dict[str, Any]:
     return doc
 
 
-def crd_documents(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def crd_documents(
+    names: Iterable[str] | None = None, *, flavour: ApiFlavour = FLEET
+) -> list[dict[str, Any]]:
     """Every CRD in the folder (sorted by file name), or only those `names` selects.
 
     A name matches a file stem (`application`), a plural (`applications`), a kind
     (`Application`) or the CRD's full name (`applications.fleet.gitops.dev`). An unknown name
     is an error, so a typo never installs nothing silently.
     """
-    folder = crds_dir()
+    folder = crds_dir() / flavour.crd_folder
     paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        raise CrdError(f"{folder}: no CRD files for the {flavour.name} API")
     docs = [_load(path) for path in paths]
     if names is None:
         return docs
@@ -115,15 +123,20 @@ def _served_path(doc: dict[str, Any]) -> str:
 
 
 async def install_crds(
-    api: ApiClient, *, timeout: float = 30.0, names: Iterable[str] | None = None
+    api: ApiClient,
+    *,
+    timeout: float = 30.0,
+    names: Iterable[str] | None = None,
+    flavour: ApiFlavour = FLEET,
 ) -> None:
-    """Create or update fleet's CRDs on the hub, then wait until every resource is served.
+    """Create or update fleet's CRDs (or, with `flavour=ARGOCD`, Argo CD's) on the hub, then
+    wait until every resource is served.
 
     Server-side apply (field manager `fleet`, force) makes this idempotent and lets it upgrade
     CRDs installed by an older fleet or by kubectl. Raises `CrdsNotServedError` when the
     resources are not served within `timeout` seconds (the whole operation's bound).
     """
-    docs = crd_documents(names)
+    docs = crd_documents(names, flavour=flavour)
     pending = {doc["metadata"]["name"]: _served_path(doc) for doc in docs}
     try:
         with anyio.fail_after(timeout):
@@ -154,12 +167,15 @@ async def install_crds(
                     delay = min(delay * 2, 1.0)
     except TimeoutError:
         raise CrdsNotServedError(sorted(pending), timeout) from None
-    log.info("crds.installed", count=len(docs))
+    log.info("crds.installed", count=len(docs), api=flavour.name)
 
 
-def served_paths(names: Iterable[str] | None = None) -> dict[str, str]:
+def served_paths(
+    names: Iterable[str] | None = None, *, flavour: ApiFlavour = FLEET
+) -> dict[str, str]:
     """CRD name -> the collection path `install_crds` polls (for diagnostics and tests)."""
-    return {doc["metadata"]["name"]: _served_path(doc) for doc in crd_documents(names)}
+    docs = crd_documents(names, flavour=flavour)
+    return {doc["metadata"]["name"]: _served_path(doc) for doc in docs}
 
 
 __all__ = [

@@ -24,7 +24,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -39,7 +39,7 @@ from fleet.api.application import (
     parse_application,
     resolve_destination,
 )
-from fleet.api.group import FLEET, ApiFlavour
+from fleet.api.group import ARGOCD_GROUP, FLEET, ApiFlavour
 from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
 from fleet.api.resources import RESOURCES_FINALIZER
 from fleet.clusters.manager import ClusterManager
@@ -60,6 +60,7 @@ from fleet.sync.engine import Comparison, SyncEngine
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.spec import AppSpec
 from fleet.sync.status import AppStatus, Operation, now
+from fleet.sync.tracking import argocd_instance_name
 from fleet.sync.watchhub import WatchHub
 
 log = structlog.get_logger("fleet.applications")
@@ -86,6 +87,9 @@ class AppControllerSettings:
     in_cluster_enabled: bool = True
     """Argo CD's `cluster.inClusterEnabled`: off, `https://kubernetes.default.svc` and
     `in-cluster` destinations are refused with Argo CD's message (`--no-in-cluster`)."""
+    argocd_tracking: str = "annotation"
+    """Argo CD mode: its `application.resourceTrackingMethod` (annotation, annotation+label or
+    label), how the objects Argo CD deployed are recognised (fleet.sync.tracking)."""
 
 
 class Blocked(Exception):
@@ -463,7 +467,7 @@ class ApplicationController:
             self._stop_healer(rt)
             engine = SyncEngine(
                 api,
-                AppSpec.from_application(app),
+                self._app_spec(app),
                 cluster=cluster,
                 wave_timeout=self.settings.wave_timeout,
                 health_interval=self.settings.health_interval,
@@ -473,6 +477,20 @@ class ApplicationController:
             engine.live_cache = lambda res: self.watches.snapshot(api, res, label)
             rt.engine, rt.cluster, rt.spec_fingerprint = engine, cluster, fingerprint
         return engine
+
+    def _app_spec(self, app: Obj) -> AppSpec:
+        """The engine's view of `app`. In Argo CD mode its ownership also accepts Argo CD's
+        tracking marks, so what Argo CD deployed is adopted (and pruned when it leaves Git)
+        instead of being left behind or seen as someone else's."""
+        spec = AppSpec.from_application(app)
+        if self.flavour.group != ARGOCD_GROUP:
+            return spec
+        ref = replace(
+            spec.app,
+            argocd_instance=argocd_instance_name(spec.app.namespace, spec.app.name, self.namespace),
+            argocd_label_tracking=self.settings.argocd_tracking == "label",
+        )
+        return replace(spec, app=ref)
 
     async def _compare_and_sync(
         self,

@@ -51,6 +51,14 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         help="the hub namespace (default: fleet-system, or argocd with --api argocd)",
     )
     run.add_argument(
+        "--argocd-tracking-method",
+        choices=["annotation", "annotation+label", "label"],
+        default="annotation",
+        help="with --api argocd: how Argo CD tracked its resources (its argocd-cm "
+        "application.resourceTrackingMethod; default annotation, Argo CD 3's default). "
+        "Objects carrying Argo CD's mark for an Application are adopted by it",
+    )
+    run.add_argument(
         "--listen",
         default="0.0.0.0:8080",
         metavar="HOST:PORT",

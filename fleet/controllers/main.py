@@ -68,6 +68,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
         cache_dir=args.cache_dir,
         namespace=args.namespace or api.namespace,
         flavour=api,
+        argocd_tracking=str(getattr(args, "argocd_tracking_method", None) or "annotation"),
         listen_host=host,
         listen_port=port,
         health_host=health_host,

@@ -57,6 +57,8 @@ class ControllerSettings:
     namespace: str = DEFAULT_NAMESPACE
     flavour: ApiFlavour = FLEET
     """Whose API group the controller serves (`--api`): fleet's, or Argo CD's."""
+    argocd_tracking: str = "annotation"
+    """With `--api argocd`: Argo CD's resource tracking method (`--argocd-tracking-method`)."""
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     health_host: str = "127.0.0.1"
@@ -227,6 +229,7 @@ class Controller:
                         per_cluster=settings.per_cluster,
                         wave_timeout=settings.wave_timeout,
                         in_cluster_enabled=settings.in_cluster_enabled,
+                        argocd_tracking=settings.argocd_tracking,
                     ),
                     metrics=self.metrics,
                     owns=self._owns_application_cluster if self.coordinator else None,

@@ -220,7 +220,12 @@ class SyncEngine:
         resources = {res for res, _ in resolved.values()}
         resources |= await self._inventory_resources({})
         owned = await prune.list_owned(
-            self.api, self.spec.app, resources, timeout=self.timeout, cache=self.live_cache
+            self.api,
+            self.spec.app,
+            resources,
+            timeout=self.timeout,
+            cache=self.live_cache,
+            inventory=list(self.status.resources),
         )
         plans: dict[Key, Planned] = {}
 
