@@ -475,6 +475,7 @@ class ApplicationController:
             engine.status = rt.status
             label = engine.spec.app.label_value
             engine.live_cache = lambda res: self.watches.snapshot(api, res, label)
+            engine.open_cache = lambda resources: self.watches.prime(api, resources)
             rt.engine, rt.cluster, rt.spec_fingerprint = engine, cluster, fingerprint
         return engine
 

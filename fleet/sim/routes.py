@@ -25,7 +25,7 @@ from fleet.sim.openapi import (
     schema_hash,
 )
 from fleet.sim.patch import APPLY_PATCH
-from fleet.sim.selectors import parse_field_selector, parse_label_selector
+from fleet.sim.selectors import parse_field_selector, parse_label_selector, selectable_fields
 
 if TYPE_CHECKING:
     from fleet.sim.cluster import SimCluster
@@ -269,7 +269,9 @@ async def _serve(
             request, api, rt, target.namespace, bookmark_interval=cluster.bookmark_interval
         )
     labels = parse_label_selector(query.get("labelSelector"))
-    fields = parse_field_selector(query.get("fieldSelector"))
+    fields = parse_field_selector(
+        query.get("fieldSelector"), selectable_fields(rt.group, rt.resource)
+    )
     if verb == "list":
         try:
             limit = int(query.get("limit") or 0)

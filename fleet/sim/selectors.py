@@ -112,18 +112,48 @@ def parse_label_selector(text: str | None) -> LabelSelector:
 
 _FIELDS = ("metadata.name", "metadata.namespace")
 
+_EVENT_FIELDS = (
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+)
+"""What a real API server also selects core/v1 Events on: `kubectl describe` lists an
+object's Events with `involvedObject.name=...,involvedObject.uid=...`."""
+
+
+def selectable_fields(group: str, resource: str) -> tuple[str, ...]:
+    """The fields a list or watch of this resource may select on."""
+    if group == "" and resource == "events":
+        return _FIELDS + _EVENT_FIELDS
+    return _FIELDS
+
+
+def _field_value(obj: Mapping[str, Any], field: str) -> str:
+    if field == "source":  # a real server selects on the Event's source.component
+        field = "source.component"
+    node: Any = obj
+    for key in field.split("."):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return "" if node is None else str(node)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSelector:
-    """`metadata.name` / `metadata.namespace` with =, == and !=."""
+    """Field equality terms (=, == and !=) on the fields a resource supports."""
 
     terms: tuple[tuple[str, bool, str], ...] = ()  # (field, equal, value)
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
         for field, equal, value in self.terms:
-            actual = meta.get(field.split(".", 1)[1]) or ""
-            if (actual == value) != equal:
+            if (_field_value(obj, field) == value) != equal:
                 return False
         return True
 
@@ -135,7 +165,7 @@ class FieldSelector:
         return None
 
 
-def parse_field_selector(text: str | None) -> FieldSelector:
+def parse_field_selector(text: str | None, fields: tuple[str, ...] = _FIELDS) -> FieldSelector:
     if not text:
         return FieldSelector()
     terms: list[tuple[str, bool, str]] = []
@@ -148,10 +178,8 @@ def parse_field_selector(text: str | None) -> FieldSelector:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
         field, value = part.split(op, 1)
         field = field.strip()
-        if field not in _FIELDS:
-            raise bad_request(
-                f'"{field}" is not a known field selector: only "metadata.name", '
-                '"metadata.namespace"'
-            )
+        if field not in fields:
+            known = ", ".join(f'"{f}"' for f in fields)
+            raise bad_request(f'"{field}" is not a known field selector: only {known}')
         terms.append((field, op != "!=", value.strip()))
     return FieldSelector(tuple(terms))

@@ -23,6 +23,7 @@ from fleet.sim.selectors import (
     LabelSelector,
     parse_field_selector,
     parse_label_selector,
+    selectable_fields,
 )
 from fleet.sim.store import Event, meta
 
@@ -85,7 +86,7 @@ async def serve_watch(
     params = request.query
     selector = _Filter(
         parse_label_selector(params.get("labelSelector")),
-        parse_field_selector(params.get("fieldSelector")),
+        parse_field_selector(params.get("fieldSelector"), selectable_fields(rt.group, rt.resource)),
     )
     try:
         timeout = float(params.get("timeoutSeconds") or DEFAULT_TIMEOUT)

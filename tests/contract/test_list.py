@@ -72,3 +72,33 @@ async def test_limit_and_continue_page_through_everything_once(
             break
     assert len(seen) == len(set(seen))
     assert {"prod-a", "prod-b", "dev-a", "bare"} <= set(seen)
+
+
+async def test_events_select_on_their_involved_object(
+    api: client.ApiClient, namespace: str
+) -> None:
+    """`kubectl describe` finds an object's Events with involvedObject field selectors."""
+    core = client.CoreV1Api(api)
+    for name, about in (("e1", "web"), ("e2", "api")):
+        await core.create_namespaced_event(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "involvedObject": {"kind": "ConfigMap", "name": about, "namespace": namespace},
+                "reason": "Tested",
+                "message": f"about {about}",
+                "type": "Normal",
+            },
+            _request_timeout=TIMEOUT,
+        )
+    listed = await core.list_namespaced_event(
+        namespace,
+        field_selector=f"involvedObject.name=web,involvedObject.namespace={namespace},type=Normal",
+        _request_timeout=TIMEOUT,
+    )
+    assert [item.metadata.name for item in listed.items] == ["e1"]
+    with pytest.raises(client.ApiException) as refused:
+        await core.list_namespaced_config_map(
+            namespace, field_selector="involvedObject.name=web", _request_timeout=TIMEOUT
+        )
+    assert refused.value.status == 400
