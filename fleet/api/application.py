@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.api.group import ARGOCD, FLEET
+from fleet.sync import syncoptions
 from fleet.sync.retry import MAX_DURATION_TEXT, parse_duration
 from generators.base import IN_CLUSTER_NAME, IN_CLUSTER_SERVER
 from generators.yamlio import MAX_DEPTH, DocumentShapeError, check_shape
@@ -143,7 +144,20 @@ def _check_sync_policy(policy: Mapping[str, Any], automated: Mapping[str, Any]) 
     """Everything of syncPolicy the sync engine reads (fleet.sync.spec.AppSpec)."""
     for flag in ("prune", "selfHeal", "allowEmpty"):
         _bool(automated.get(flag), f"spec.syncPolicy.automated.{flag}")
-    _strings(policy.get("syncOptions"), "spec.syncPolicy.syncOptions")
+    refused = syncoptions.problems(
+        _strings(policy.get("syncOptions"), "spec.syncPolicy.syncOptions"),
+        "spec.syncPolicy.syncOptions",
+    )
+    if refused:  # "spec.syncPolicy.syncOptions[1]: Prune=confirm is not supported: ..."
+        path, _, message = refused[0].partition(": ")
+        raise InvalidApplicationError(path, message)
+    namespace_meta = _object(
+        policy.get("managedNamespaceMetadata"), "spec.syncPolicy.managedNamespaceMetadata"
+    )
+    for key in ("labels", "annotations"):
+        where = f"spec.syncPolicy.managedNamespaceMetadata.{key}"
+        for item_key, item in _object(namespace_meta.get(key), where).items():
+            _string(item, f"{where}.{item_key}")
     retry = _object(policy.get("retry"), "spec.syncPolicy.retry")
     limit = retry.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):

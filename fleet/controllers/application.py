@@ -55,6 +55,7 @@ from fleet.kube.watch import list_and_watch
 from fleet.redaction import redact_status
 from fleet.render import RenderReach, RenderTools
 from fleet.server.metrics import Metrics
+from fleet.sync import syncoptions
 from fleet.sync.discovery import UnknownKind
 from fleet.sync.engine import Comparison, SyncEngine
 from fleet.sync.selfheal import SelfHealer
@@ -508,6 +509,9 @@ class ApplicationController:
             async with self.manager.use(cluster) as api:
                 engine = self._engine(rt, app, cluster, api)
                 await self._check_kinds(engine, project, desired)
+                refused = syncoptions.manifest_problems(desired.manifests)
+                if refused:  # never silently ignored: the object and the option are named
+                    raise Blocked(COMPARISON_ERROR, "; ".join(refused[:5]))
                 if operation is not None:
                     await self._operate(name, engine, rt, desired, operation)
                 else:
@@ -691,9 +695,7 @@ class ApplicationController:
             raise
         async with self.manager.use(cluster) as api:
             engine = self._engine(rt, app, cluster, api)
-            op = await engine.sync(
-                [], "", prune_enabled=True, allow_empty=True, remove_hooks=True
-            )
+            op = await engine.sync([], "", prune_enabled=True, allow_empty=True, remove_hooks=True)
         if op.phase != "Succeeded":
             raise RuntimeError(f"deleting the resources of {name} failed: {op.message}")
         remaining = [f for f in finalizers if f != RESOURCES_FINALIZER]
