@@ -22,7 +22,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.kube import KubeError, NotFound
 from fleet.sync import apply as applier
-from fleet.sync import appraise, discovery, ordering, prune
+from fleet.sync import appraise, discovery, hookrun, hooks, ordering, prune
 from fleet.sync.diff import changed_paths, differs
 from fleet.sync.discovery import Resource, UnknownKind
 from fleet.sync.inventory import Key, ResourceState, describe, key_of
@@ -47,7 +47,11 @@ def shape(live: Obj) -> str | None:
 
 
 class SyncFailed(Exception):
-    """One sync attempt failed (an apply error, a Degraded object, a wave timeout)."""
+    """One sync attempt failed (an apply error, a Degraded object, a wave timeout, a hook)."""
+
+
+HOOK_FAILURE = "one or more synchronization tasks completed unsuccessfully"
+"""Argo CD's operation message when a task (here: a hook) failed; the hook and reason follow."""
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Planned:
 class Comparison:
     plans: dict[Key, Planned] = field(default_factory=dict)
     extraneous: dict[Key, tuple[Resource, Obj]] = field(default_factory=dict)
+    hooks: dict[Key, tuple[Resource, Obj]] = field(default_factory=dict)
+    """Live hooks of this Application (left by earlier syncs): never compared or pruned."""
 
     @property
     def in_sync(self) -> bool:
@@ -88,6 +94,7 @@ class SyncEngine:
         health_interval: float = 0.25,
         concurrency: int = 16,
         timeout: float = 10.0,
+        hook_timeout: float = 600.0,
     ) -> None:
         self.api = api
         self.spec = spec
@@ -95,6 +102,8 @@ class SyncEngine:
         self.discovery = discovery.for_client(api)
         self.status = AppStatus.from_dict(status)
         self.wave_timeout = wave_timeout
+        self.hook_timeout = hook_timeout
+        """How long one wave of hooks may run before the sync fails (see fleet.sync.hookrun)."""
         self.health_interval = health_interval
         self.timeout = timeout
         self.writes = 0
@@ -212,12 +221,22 @@ class SyncEngine:
         Live state comes from one labelled LIST per resource type (not a GET per object); an
         object unchanged on both sides since fleet last verified it (same desired document,
         same resourceVersion) needs no dry run, so a no-op resync costs a few LISTs.
+
+        Hooks and `Skip` manifests are not desired state: they are left out (a live object of a
+        skipped manifest is not pruned either; live hooks go to `Comparison.hooks`).
         """
+        skipped = {key_of(obj) for obj in manifests if hooks.is_skipped(obj)}
+        hook_kinds: set[Resource] = set()
+        for obj in manifests:
+            if hooks.is_hook(obj):  # listed too: the hooks earlier syncs left
+                with contextlib.suppress(UnknownKind):
+                    hook_kinds.add((await self._resolve(obj))[0])
+        manifests = [o for o in manifests if not hooks.is_hook(o) and key_of(o) not in skipped]
         resolved: dict[int, tuple[Resource, Obj]] = {}
         for index, obj in enumerate(manifests):
             with contextlib.suppress(UnknownKind):
                 resolved[index] = await self._resolve(obj)
-        resources = {res for res, _ in resolved.values()}
+        resources = {res for res, _ in resolved.values()} | hook_kinds
         resources |= await self._inventory_resources({})
         owned = await prune.list_owned(
             self.api,
@@ -239,9 +258,24 @@ class SyncEngine:
         async with anyio.create_task_group() as tg:
             for index, obj in enumerate(manifests):
                 tg.start_soon(one, index, obj)
-        comparison = Comparison(plans, {k: v for k, v in owned.items() if k not in plans})
+        comparison = Comparison(plans)
+        for key, found in owned.items():
+            if key in plans or self._is_skipped(key, skipped):
+                continue
+            if hooks.is_hook(found[1]):
+                comparison.hooks[key] = found
+            else:
+                comparison.extraneous[key] = found
         self._record_comparison(comparison)
         return comparison
+
+    def _is_skipped(self, key: Key, skipped: set[Key]) -> bool:
+        """Whether a live object is the one a `Skip` manifest names (which may leave out the
+        namespace: the destination's)."""
+        group, kind, namespace, name = key
+        return key in skipped or (
+            namespace == self.spec.namespace and (group, kind, "", name) in skipped
+        )
 
     def _record_comparison(self, comparison: Comparison) -> None:
         states: dict[Key, ResourceState] = {}
@@ -262,6 +296,12 @@ class SyncEngine:
             states[key] = ResourceState(
                 key[0], res.version, key[1], key[2], key[3], "OutOfSync", requires_pruning=True
             )
+        for key, (res, live) in comparison.hooks.items():
+            health = appraise.assess(live)
+            states[key] = ResourceState(
+                key[0], res.version, key[1], key[2], key[3], "Synced",
+                health.status if health else None, health.message if health else "", hook=True,
+            )  # fmt: skip
         self.status.resources = states
         self.status.sync_status = "Synced" if comparison.in_sync else "OutOfSync"
         self.refresh_health()
@@ -272,12 +312,12 @@ class SyncEngine:
         self.status.health = appraise.worst(
             s.health
             for s in self.status.resources.values()
-            if s.health is not None and not s.requires_pruning
+            if s.health is not None and not s.requires_pruning and not s.hook
         )
 
     def refresh_sync_status(self) -> None:
         out = any(
-            s.status == "OutOfSync" and not s.requires_pruning
+            s.status == "OutOfSync" and not s.requires_pruning and not s.hook
             for s in self.status.resources.values()
         )
         self.status.sync_status = "OutOfSync" if out else self.status.sync_status
@@ -294,11 +334,14 @@ class SyncEngine:
         prune_enabled: bool | None = None,
         allow_empty: bool | None = None,
         comparison: Comparison | None = None,
+        remove_hooks: bool = False,
     ) -> Operation:
         """One sync operation, retried per `syncPolicy.retry`; returns the operation state.
 
         `comparison`: a `compare(manifests)` the caller just made, used by the first attempt
-        instead of comparing again (retries always compare afresh)."""
+        instead of comparing again (retries always compare afresh). `remove_hooks`: also delete
+        the hooks earlier syncs left (the Application is being deleted); a sync never prunes
+        them otherwise."""
         log = self.log.bind(revision=revision)
         op = Operation(revision=revision)
         self.status.operation = op
@@ -309,7 +352,7 @@ class SyncEngine:
             try:
                 async with self.write_lock:
                     await self._sync_once(
-                        manifests, op, log, prune_enabled, allow_empty, comparison
+                        manifests, op, log, prune_enabled, allow_empty, comparison, remove_hooks
                     )
                 comparison = None
                 op.phase, op.message = "Succeeded", "successfully synced (all tasks run)"
@@ -373,22 +416,88 @@ class SyncEngine:
         prune_enabled: bool | None,
         allow_empty: bool | None,
         comparison: Comparison | None = None,
+        remove_hooks: bool = False,
     ) -> None:
         if comparison is None:
             comparison = await self.compare(manifests)
-        await self._ensure_namespace()
-        by_key = {id(p.obj): p for p in comparison.plans.values()}
-        failures: list[str] = []
-        for step in ordering.waves([p.obj for p in comparison.plans.values()]):
-            step_plans = [by_key[id(o)] for o in step]
-            applied = await self._apply_step(step_plans, op, failures)
-            if failures:
-                raise SyncFailed("; ".join(failures[:5]))
-            await self._wait_healthy(step_plans, applied)
-        await self._prune(comparison, op, prune_enabled, allow_empty)
+        plan = hookrun.plan(manifests, op.revision, op.started_at)
+        runner = hookrun.HookRunner(self)
+        try:
+            await self._ensure_namespace()
+            await self._run_hooks(runner, plan.phase(hooks.PRE_SYNC), op)
+            await self._apply_waves(comparison, runner, plan.phase(hooks.SYNC), op)
+            await self._prune(comparison, op, prune_enabled, allow_empty, remove_hooks)
+            await self._run_hooks(runner, plan.phase(hooks.POST_SYNC), op)
+        except (SyncFailed, KubeError) as error:
+            # Argo CD: a failed sync runs the SyncFail hooks; the phases after the failure do not
+            # run (so a failed PreSync leaves the running version alone).
+            tasks = plan.phase(hooks.SYNC_FAIL)
+            if tasks:
+                try:
+                    await self._run_hooks(runner, tasks, op)
+                except (SyncFailed, KubeError) as fail_error:
+                    raise SyncFailed(f"{error}; {fail_error}") from error
+            raise
+        finally:
+            self._record_hooks(plan)
         self.refresh_sync_status()
         self.refresh_health()
         log.debug("sync.once_done", results=len(op.results))
+
+    def _record_hooks(self, plan: hookrun.HookPlan) -> None:
+        """The hooks this sync left on the cluster, in `status.resources` (`hook: true`), so a
+        later deletion of the Application finds them before any compare."""
+        for tasks in plan.by_phase.values():
+            for task in tasks:
+                if task.live is None or task.resource is None:
+                    continue
+                health = appraise.assess(task.live)
+                group, kind, namespace, name = task.key
+                self.status.resources[task.key] = ResourceState(
+                    group, task.resource.version, kind, namespace, name, "Synced",
+                    health.status if health else None, health.message if health else "",
+                    hook=True,
+                )  # fmt: skip
+
+    async def _run_hooks(
+        self, runner: hookrun.HookRunner, tasks: Sequence[hookrun.HookTask], op: Operation
+    ) -> None:
+        try:
+            await runner.run(tasks, op.results)
+        except hookrun.HookFailed as error:
+            raise SyncFailed(f"{HOOK_FAILURE}: {error}") from error
+
+    async def _apply_waves(
+        self,
+        comparison: Comparison,
+        runner: hookrun.HookRunner,
+        sync_hooks: Sequence[hookrun.HookTask],
+        op: Operation,
+    ) -> None:
+        """The Sync phase: each wave's objects applied, its Sync hooks started, then both waited
+        for (objects Healthy, hooks finished) before the next wave."""
+        by_id = {id(p.obj): p for p in comparison.plans.values()}
+        steps: dict[tuple[int, int], list[Planned]] = {}
+        for step in ordering.waves([p.obj for p in comparison.plans.values()]):
+            steps[ordering.sort_key(step[0])[:2]] = [by_id[id(o)] for o in step]
+        hook_steps: dict[tuple[int, int], list[hookrun.HookTask]] = {}
+        for task in sync_hooks:
+            hook_steps.setdefault(ordering.sort_key(task.obj)[:2], []).append(task)
+        failures: list[str] = []
+        for step_key in sorted(set(steps) | set(hook_steps)):
+            step_plans = steps.get(step_key, [])
+            applied = await self._apply_step(step_plans, op, failures)
+            if failures:
+                raise SyncFailed("; ".join(failures[:5]))
+            step_hooks = hook_steps.get(step_key, [])
+            try:
+                if step_hooks:
+                    await runner.start(step_hooks, op.results)
+                await self._wait_healthy(step_plans, applied)
+                if step_hooks:
+                    await runner.wait(step_hooks)
+            except hookrun.HookFailed as error:
+                raise SyncFailed(f"{HOOK_FAILURE}: {error}") from error
 
     async def _apply_step(
         self, step: list[Planned], op: Operation, failures: list[str]
@@ -478,11 +587,20 @@ class SyncEngine:
         op: Operation,
         enabled: bool | None,
         allow_empty: bool | None,
+        remove_hooks: bool = False,
     ) -> None:
-        """Delete what left Git (reverse apply order), honouring Prune=false and allowEmpty."""
+        """Delete what left Git (reverse apply order), honouring Prune=false and allowEmpty;
+        with `remove_hooks`, the live hooks too."""
         do_prune = self.spec.prune if enabled is None else enabled
         allowed = self.spec.allow_empty if allow_empty is None else allow_empty
         self.status.clear_condition("SyncError")
+        if remove_hooks:
+            for key, (res, live) in comparison.hooks.items():
+                await applier.delete(
+                    self.api, res, live, propagation="Background", timeout=self.timeout
+                )
+                self.writes += 1
+                self.status.resources.pop(key, None)
         if not comparison.plans and not allowed:
             if comparison.extraneous:
                 self.status.set_condition(

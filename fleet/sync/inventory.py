@@ -38,6 +38,9 @@ class ResourceState:
     health: str | None = None
     health_message: str = ""
     requires_pruning: bool = False
+    hook: bool = False
+    """A live hook (Job, Pod, ...) left by a sync: listed, never compared, pruned or counted in
+    the Application's sync status or health (Argo CD's `hook: true`)."""
 
     @property
     def key(self) -> Key:
@@ -58,6 +61,8 @@ class ResourceState:
                 out["health"]["message"] = self.health_message
         if self.requires_pruning:
             out["requiresPruning"] = True
+        if self.hook:
+            out["hook"] = True
         return out
 
     @classmethod
@@ -73,4 +78,5 @@ class ResourceState:
             health=health.get("status"),
             health_message=str(health.get("message") or ""),
             requires_pruning=bool(raw.get("requiresPruning")),
+            hook=bool(raw.get("hook")),
         )

@@ -1,8 +1,9 @@
 """Apply order, as Argo CD's gitops-engine does it: phase, wave, kind, name.
 
 Namespaces and CRDs go first (their dependants cannot be created before them), then sync waves
-ascending (annotation `argocd.argoproj.io/sync-wave`, default 0), then `kubeResourceKinds` order
-within a wave, unknown kinds last, then by name so the order is deterministic.
+ascending (annotation `argocd.argoproj.io/sync-wave`, else `helm.sh/hook-weight`, default 0),
+then `kubeResourceKinds` order within a wave, unknown kinds last, then by name so the order is
+deterministic.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from fleet.sync.hooks import HELM_WEIGHT
 from fleet.sync.tracking import SYNC_WAVE
 
 KIND_ORDER = [
@@ -26,7 +28,16 @@ PRE_KINDS = frozenset({"Namespace", "CustomResourceDefinition"})
 
 
 def wave_of(obj: dict[str, Any]) -> int:
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(SYNC_WAVE)
+    """`argocd.argoproj.io/sync-wave`, else Helm's `helm.sh/hook-weight` (as gitops-engine reads
+    waves: a chart's hook weights order its hooks), else 0."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(SYNC_WAVE)
+    if raw is not None:
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            pass
+    raw = annotations.get(HELM_WEIGHT)
     try:
         return int(str(raw).strip()) if raw is not None else 0
     except ValueError:

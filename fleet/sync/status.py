@@ -32,16 +32,21 @@ class ResourceResult:
     name: str
     status: str  # Synced | SyncFailed | Pruned | PruneSkipped
     message: str
-    sync_phase: str = "Sync"
+    sync_phase: str = "Sync"  # PreSync | Sync | PostSync | SyncFail
     wave: int = 0
+    hook_type: str = ""  # a hook's type (PreSync, Sync, PostSync, SyncFail); "" otherwise
+    hook_phase: str = ""  # a hook's progress: Running | Succeeded | Failed
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "group": self.group, "version": self.version, "kind": self.kind,
             "namespace": self.namespace, "name": self.name, "status": self.status,
-            "message": self.message, "syncPhase": self.sync_phase, "hookPhase": "",
+            "message": self.message, "syncPhase": self.sync_phase, "hookPhase": self.hook_phase,
             "syncWave": self.wave,
         }  # fmt: skip
+        if self.hook_type:
+            out["hookType"] = self.hook_type
+        return out
 
 
 @dataclass
