@@ -240,6 +240,19 @@ def _apply_template_patch(
     if not isinstance(patch, Mapping):
         raise TemplateError("rendered templatePatch is not a mapping", field="spec.templatePatch")
     patched: dict[str, Any] = strategic_merge(app, patch)
+    before = (app.get("spec") or {}).get("project")
+    after = (
+        (patched.get("spec") or {}).get("project")
+        if isinstance(patched.get("spec"), Mapping)
+        else before
+    )
+    if after != before:
+        # Argo CD: the Project is a security boundary the template sets, not the patch.
+        raise TemplateError(
+            f"templatePatch cannot change spec.project (the template sets {before!r}, the patch "
+            f"{after!r}); set the project in spec.template.spec.project",
+            field="spec.templatePatch",
+        )
     return patched
 
 

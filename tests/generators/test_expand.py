@@ -249,6 +249,19 @@ def test_template_patch_that_is_not_yaml_is_an_error_naming_it() -> None:
     assert caught.value.field == "spec.templatePatch"
 
 
+def test_template_patch_cannot_change_the_project() -> None:
+    patch = "spec:\n  project: '{{name}}-team'\n"
+    with pytest.raises(TemplateError, match="templatePatch cannot change spec.project") as caught:
+        render([elements("web")], templatePatch=patch)
+    assert caught.value.field == "spec.templatePatch"
+
+
+def test_template_patch_may_repeat_the_templates_project() -> None:
+    project = TEMPLATE["spec"].get("project", "default")
+    [app] = render([elements("web")], templatePatch=f"spec:\n  project: {project}\n")
+    assert app["spec"].get("project", "default") == project
+
+
 def test_template_patch_that_is_not_a_mapping_is_an_error() -> None:
     with pytest.raises(TemplateError, match="not a mapping"):
         render([elements("web")], templatePatch="- a\n")
