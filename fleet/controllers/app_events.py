@@ -1,6 +1,7 @@
-"""Kubernetes Events for Application state changes, so `kubectl describe application` and
-`kubectl get events` tell what happened: a sync started or ended, sync or health status moved,
-drift appeared or was reverted, a hook failed.
+"""Kubernetes Events for Application and ApplicationSet state changes, so `kubectl describe`
+and `kubectl get events` tell what happened: a sync started or ended, sync or health status
+moved, drift appeared or was reverted, a hook failed, an ApplicationSet's deletions were frozen
+or held back.
 
 Why derived from two status documents instead of emitted where things happen: the status
 written to the hub is the one record every code path (sync, compare-only refresh, self-heal,
@@ -160,6 +161,37 @@ def status_events(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[A
             )
         )
     return events
+
+
+APPSET_REASONS = {
+    "DeletionBudgetExceeded": "DeletionsHeld",
+    "ApplicationGenerationFromParamsError": "GenerationFailed",
+}
+"""The Event reason for an ApplicationSet whose ResourcesUpToDate condition turned False."""
+
+
+def _condition(conditions: Any, kind: str) -> Mapping[str, Any]:
+    for item in conditions if isinstance(conditions, list) else ():
+        if isinstance(item, Mapping) and item.get("type") == kind:
+            return item
+    return {}
+
+
+def appset_events(before: Any, after: Any) -> list[AppEvent]:
+    """The Events an ApplicationSet's move from conditions `before` to `after` deserves:
+    frozen deletions (generation failed while Applications are no longer generated), deletions
+    held by the budget, other errors, and the return to up to date."""
+    was = _condition(before, "ResourcesUpToDate")
+    now = _condition(after, "ResourcesUpToDate")
+    if not now or (was.get("status"), was.get("reason")) == (now.get("status"), now.get("reason")):
+        return []
+    message = str(now.get("message") or "")
+    if now.get("status") == "True":
+        return [AppEvent("ResourcesUpToDate", message or "All Applications are up to date")]
+    reason = APPSET_REASONS.get(str(now.get("reason")), str(now.get("reason") or "Error"))
+    if reason == "GenerationFailed" and "are kept for now" in message:
+        reason = "DeletionsFrozen"
+    return [AppEvent(reason, message, warning=True)]
 
 
 class EventSink:

@@ -35,6 +35,7 @@ from fleet.api.project import (
     parse_project,
 )
 from fleet.api.resources import APPSET_LABEL, RESOURCES_FINALIZER
+from fleet.controllers.app_events import EventSink, appset_events
 from fleet.controllers.appset_plan import (
     IgnoreRule,
     Plan,
@@ -58,6 +59,7 @@ from fleet.controllers.repos import RepoHub
 from fleet.controllers.workqueue import WorkQueue
 from fleet.git.urls import redact_url
 from fleet.kube import Conflict, KubeError, NotFound, request_json
+from fleet.kube.events import ObjectRef
 from fleet.kube.watch import list_and_watch
 from generators.base import Cluster, Environment
 from generators.errors import GeneratorError
@@ -429,6 +431,8 @@ class ApplicationSetController:
         workers = self.settings.workers
         self.queue = WorkQueue(self.reconcile, workers=workers, per_group=workers, name="appsets")
         self.writes = 0
+        self.events = EventSink(hub)
+        """Kubernetes Events when deletions are frozen or held, or generation fails."""
         """Every create, update, delete and status write made (for tests and metrics)."""
         self._appsets: dict[str, dict[str, Any]] = {}
         self._apps: dict[str, dict[str, Any]] = {}
@@ -530,6 +534,7 @@ class ApplicationSetController:
             apps_ready.set()
 
         async with anyio.create_task_group() as tg:
+            await tg.start(self.events.run)
             await tg.start(self.queue.run)
             tg.start_soon(
                 lambda: list_and_watch(
@@ -877,6 +882,11 @@ class ApplicationSetController:
         self.writes += 1
         if name in self._appsets:
             self._appsets[name] = made
+        kind = self.flavour.application_set
+        ref = ObjectRef(
+            kind.kind, name, self.namespace, kind.api_version, str(obj["metadata"].get("uid") or "")
+        )
+        self.events.emit(ref, appset_events(current.get("conditions"), wanted["conditions"]))
 
 
 def _generation_view(obj: Mapping[str, Any]) -> Any:

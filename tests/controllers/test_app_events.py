@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from fleet.controllers.app_events import AppEvent, status_events
+from fleet.controllers.app_events import AppEvent, appset_events, status_events
 from fleet.kube import request_json
 from tests.controllers.harness import Scenario, synced_and_healthy
 
@@ -145,3 +145,28 @@ async def test_a_converging_application_leaves_events_on_the_hub(sim_scenario: S
                 messages = {str(e.get("message")) for e in listed.get("items") or []}
                 await anyio.sleep(0.1)
     assert "Updated sync status: Unknown -> Synced" in messages
+
+
+def up_to_date(status: str, reason: str, message: str = "") -> list[dict[str, str]]:
+    return [{"type": "ResourcesUpToDate", "status": status, "reason": reason, "message": message}]
+
+
+def test_deletions_held_by_the_budget_are_a_warning_once() -> None:
+    ok = up_to_date("True", "ApplicationSetUpToDate")
+    held = up_to_date("False", "DeletionBudgetExceeded", "8 Application(s) ... held back")
+    (event,) = appset_events(ok, held)
+    assert (event.reason, event.warning) == ("DeletionsHeld", True)
+    assert appset_events(held, held) == []
+    assert reasons(appset_events(held, ok)) == ["ResourcesUpToDate"]
+
+
+def test_a_failing_generator_with_applications_kept_is_deletions_frozen() -> None:
+    frozen = up_to_date(
+        "False",
+        "ApplicationGenerationFromParamsError",
+        "repository unreachable. ... (3 Application(s) no longer generated are kept for now)",
+    )
+    failing = up_to_date("False", "ApplicationGenerationFromParamsError", "bad template")
+    ok = up_to_date("True", "ApplicationSetUpToDate")
+    assert reasons(appset_events(ok, frozen)) == ["DeletionsFrozen"]
+    assert reasons(appset_events(ok, failing)) == ["GenerationFailed"]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from fleet.controllers.appset import AppSetSettings
+from fleet.kube import request_json
 from tests.controllers.appset_support import (
     SETTINGS,
     Clusters,
@@ -204,6 +205,17 @@ async def test_the_deletion_budget_holds_back_a_mass_deletion_then_proceeds(
         assert status["message"].startswith("8 Application(s) no longer generated are held back")
         assert "2 of 10" in status["message"]
         assert "fleet.gitops.dev/deletion-budget" in status["message"]
+
+        async def held_event_written() -> bool:
+            listed = await request_json(
+                hub,
+                "GET",
+                f"/api/v1/namespaces/{ns}/events",
+                query={"fieldSelector": "involvedObject.name=gb"},
+            )
+            return any(e.get("reason") == "DeletionsHeld" for e in listed.get("items") or [])
+
+        await eventually(held_event_written, what="a DeletionsHeld Event on the ApplicationSet")
         # The oldest go first; the rest wait for the next window, then proceed.
         remaining = await app_names_become(run, "gb", everything - {"c0-guestbook", "c1-guestbook"})
         assert len(remaining) == 8
