@@ -78,7 +78,9 @@ class Discovery:
         deadline = anyio.current_time() + wait
         while True:
             async with self._lock:
-                self._versions[api_version] = await self._fetch(api_version)
+                known = self._versions.get(api_version)
+                if known is None or kind not in known:  # another task may have fetched it
+                    self._versions[api_version] = await self._fetch(api_version)
             found = self._versions[api_version].get(kind)
             if found is not None:
                 return found

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,9 @@ class SyncEngine:
         self.live_cache: prune.LiveCache | None = None
         """Set by the controller when a shared watch (WatchHub) already holds this
         Application's objects: a compare then costs no LIST."""
+        self.open_cache: Callable[[set[Resource]], Awaitable[None]] | None = None
+        """Set by the controller: opens the shared watches of these types before a compare
+        (WatchHub.prime), so even the first compare reads `live_cache` instead of LISTing."""
         self.write_lock = anyio.Lock()
         self.kinds_changed = anyio.Event()
         self._limiter = anyio.CapacityLimiter(concurrency)
@@ -167,8 +170,14 @@ class SyncEngine:
         wait: float = 0.0,
         live: Obj | None = None,
         resolved: tuple[Resource, Obj] | None = None,
+        listed: bool = False,
     ) -> Planned:
-        """Resolve and compare one desired object (GETs it unless `live` is given)."""
+        """Resolve and compare one desired object (GETs it unless `live` is given).
+
+        `listed`: `live` comes from a listing of its type (a LIST or the shared watch's cache)
+        that holds every object of this Application, so None means absent and no GET is sent:
+        an apply creates it (or takes over an unlabelled one, which differs anyway by fleet's
+        tracking label). Replace=true still reads, because its PUT needs the live version."""
         opts = frozenset(options(obj, SYNC_OPTIONS))
         try:
             res, stamped = resolved or await self._resolve(obj, wait)
@@ -177,7 +186,7 @@ class SyncEngine:
                 key_of(obj), stamp(self.spec.app, obj), None, None, True, str(error), opts
             )
         key = key_of(stamped)
-        if live is None:
+        if live is None and not (listed and not self._apply_options(opts).replace):
             live = await applier.get(self.api, res, stamped, timeout=self.timeout)
         plan = Planned(key, stamped, res, live, True, "", opts)
         if live is None:
@@ -238,6 +247,8 @@ class SyncEngine:
                 resolved[index] = await self._resolve(obj)
         resources = {res for res, _ in resolved.values()} | hook_kinds
         resources |= await self._inventory_resources({})
+        if self.open_cache is not None:
+            await self.open_cache(resources)
         owned = await prune.list_owned(
             self.api,
             self.spec.app,
@@ -252,7 +263,7 @@ class SyncEngine:
             found = resolved.get(index)
             live = owned[key_of(found[1])][1] if found and key_of(found[1]) in owned else None
             async with self._limiter:
-                plan = await self.plan(obj, live=live, resolved=found)
+                plan = await self.plan(obj, live=live, resolved=found, listed=True)
             plans[plan.key] = plan
 
         async with anyio.create_task_group() as tg:
@@ -567,8 +578,15 @@ class SyncEngine:
                 await anyio.sleep(self.health_interval)
                 for key, plan in list(pending.items()):
                     assert plan.resource is not None
-                    live = await applier.get(
-                        self.api, plan.resource, plan.obj, timeout=self.timeout
+                    cached = self._cached_since(plan, applied.get(key, plan.live))
+                    if cached is False:
+                        continue  # the watch has not seen the applied version yet
+                    live = (
+                        cached
+                        if isinstance(cached, dict)
+                        else await applier.get(
+                            self.api, plan.resource, plan.obj, timeout=self.timeout
+                        )
                     )
                     self._mark(key, "Synced", live)
                     health = appraise.assess(live)
@@ -580,6 +598,30 @@ class SyncEngine:
         if scope.cancelled_caught:
             names = ", ".join(describe(k) for k in list(pending)[:3])
             raise SyncFailed(f"wave not healthy after {self.wave_timeout:g}s: {names}")
+
+    def _cached_since(self, plan: Planned, seen: Obj | None) -> Obj | bool:
+        """The object of `plan` as the shared watch holds it, if at least as new as `seen` (what
+        the apply returned): the health gate then costs no GET. False: the watch is behind
+        (wait); True: no watch of this type, or versions not comparable (GET it)."""
+        if self.live_cache is None or plan.resource is None:
+            return True
+        items = self.live_cache(plan.resource)
+        if items is None:
+            return True
+        floor = str(((seen or {}).get("metadata") or {}).get("resourceVersion") or "0")
+        for item in items:
+            meta = item.get("metadata") or {}
+            if (meta.get("namespace") or "", meta.get("name")) != (plan.key[2], plan.key[3]):
+                continue
+            version = str(meta.get("resourceVersion") or "")
+            if not (version.isdigit() and floor.isdigit()):
+                return True
+            if int(version) < int(floor):
+                return False
+            item.setdefault("apiVersion", plan.resource.api_version)
+            item.setdefault("kind", plan.resource.kind)
+            return item
+        return False
 
     async def _prune(
         self,

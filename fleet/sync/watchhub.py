@@ -12,6 +12,12 @@ Use: `tg.start_soon(hub.run)` once; `await hub.follow(api, resource, app_label, 
 on_event)` from each follower (returns only when cancelled; the stream stops when its last
 follower leaves).
 
+`prime(api, resources)` opens the streams of an Application's kinds before its first compare
+and waits (bounded) until they have listed, holding each for `hold` seconds without followers:
+the compare then reads the shared cache, where an object the listing does not hold is absent
+(applied without a GET), and the sync's health gate reads rollouts from it instead of polling.
+One LIST per (cluster, kind) instead of one per Application and kind.
+
 A stream whose client is retired (credentials rotated, or the cluster's shard moved to another
 replica) is ended by `drop(api)`, and one that fails ends on its own; either way its followers
 get `StreamEnded`, and it never takes the hub's task group, and with it the controller, down.
@@ -19,7 +25,7 @@ get `StreamEnded`, and it never takes the hub's task group, and with it the cont
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +60,36 @@ class _Stream:
     objects: dict[str, dict[tuple[str, str], Obj]] = field(default_factory=dict)
     """label value -> (namespace, name) -> latest object"""
     listed: bool = False
+    listed_event: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     ended: anyio.Event = field(default_factory=anyio.Event)
     error: str = ""
+
+
+_HOLD = "\x00prime"
+"""The label of `prime`'s placeholder follower: no tracking label value can contain a NUL."""
+
+
+async def _ignore_reset(_items: list[Obj]) -> None:
+    return None
+
+
+async def _ignore_event(_kind: str, _obj: Obj) -> None:
+    return None
+
+
+async def _first_of(*events: anyio.Event) -> None:
+    """Return once any of `events` is set."""
+    if any(event.is_set() for event in events):
+        return
+    async with anyio.create_task_group() as tg:
+
+        async def one(event: anyio.Event) -> None:
+            await event.wait()
+            tg.cancel_scope.cancel()
+
+        for event in events:
+            tg.start_soon(one, event)
 
 
 class StreamEnded(RuntimeError):
@@ -105,9 +138,7 @@ class WatchHub:
             task_status.started()
             await anyio.sleep_forever()
 
-    async def follow(
-        self, api: ApiClient, resource: Resource, label: str, on_reset: OnReset, on_event: OnEvent
-    ) -> None:
+    def _open(self, api: ApiClient, resource: Resource) -> tuple[tuple[int, Resource], _Stream]:
         if self._tg is None:
             raise RuntimeError("WatchHub.run must be started first")
         key = (id(api), resource)
@@ -115,6 +146,19 @@ class WatchHub:
         if stream is None:
             stream = self._streams[key] = _Stream(api, resource)
             self._tg.start_soon(self._watch, key, stream)
+        return key, stream
+
+    def _leave(self, key: tuple[int, Resource], stream: _Stream, follower: _Follower) -> None:
+        stream.followers.remove(follower)
+        if not stream.followers:
+            stream.scope.cancel()
+            if self._streams.get(key) is stream:
+                del self._streams[key]
+
+    async def follow(
+        self, api: ApiClient, resource: Resource, label: str, on_reset: OnReset, on_event: OnEvent
+    ) -> None:
+        key, stream = self._open(api, resource)
         follower = _Follower(label, on_reset, on_event)
         stream.followers.append(follower)
         try:
@@ -123,11 +167,41 @@ class WatchHub:
             await stream.ended.wait()
             raise StreamEnded(f"watch of {resource.collection()} ended: {stream.error}")
         finally:
-            stream.followers.remove(follower)
+            self._leave(key, stream, follower)
+
+    async def prime(
+        self,
+        api: ApiClient,
+        resources: Iterable[Resource],
+        *,
+        wait: float = 10.0,
+        hold: float = 60.0,
+    ) -> None:
+        """Open the streams of `resources` on `api` (unless open) and wait up to `wait` seconds
+        until each has listed. A stream opened here stays `hold` seconds even without followers
+        (the Application's self-healer follows it after the first sync). Never raises for a
+        stream that fails or is slow: `snapshot` then answers None and the caller LISTs."""
+        if self._tg is None:
+            return
+        waiting: list[_Stream] = []
+        for resource in resources:
+            key, stream = self._open(api, resource)
             if not stream.followers:
-                stream.scope.cancel()
-                if self._streams.get(key) is stream:
-                    del self._streams[key]
+                holder = _Follower(_HOLD, _ignore_reset, _ignore_event)
+                stream.followers.append(holder)
+                self._tg.start_soon(self._release_later, key, stream, holder, hold)
+            if not stream.listed:
+                waiting.append(stream)
+        with anyio.move_on_after(wait):
+            for stream in waiting:
+                await _first_of(stream.listed_event, stream.ended)
+
+    async def _release_later(
+        self, key: tuple[int, Resource], stream: _Stream, holder: _Follower, hold: float
+    ) -> None:
+        with anyio.move_on_after(hold):
+            await stream.ended.wait()
+        self._leave(key, stream, holder)
 
     async def _watch(self, key: tuple[int, Resource], stream: _Stream) -> None:
         async def reset(items: list[Obj]) -> None:
@@ -135,6 +209,7 @@ class WatchHub:
             for item in items:
                 grouped.setdefault(_label(item), {})[_name(item)] = item
             stream.objects, stream.listed = grouped, True
+            stream.listed_event.set()
             for follower in list(stream.followers):
                 await follower.on_reset(list(grouped.get(follower.label, {}).values()))
 
