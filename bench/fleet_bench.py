@@ -456,8 +456,15 @@ _SAMPLE = re.compile(
 )
 
 
+_BY_RESOURCE = re.compile(
+    r"^fleet_cluster_requests_by_resource_total"
+    r'\{(?:worker="[^"]*",)?resource="([^"]*)",verb="(\w+)"\} (\S+)$'
+)
+
+
 async def member_requests(session: aiohttp.ClientSession, port: int) -> Counter[str]:
-    """Requests the controller sent to member clusters so far, by verb (method or WATCH)."""
+    """Requests the controller sent to member clusters so far, by verb (method or WATCH), and
+    by verb and resource under keys `"<VERB> <resource>"` (LIST: a GET of a collection)."""
     async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
         text = await response.text()
     counts: Counter[str] = Counter()
@@ -465,7 +472,19 @@ async def member_requests(session: aiohttp.ClientSession, port: int) -> Counter[
         match = _SAMPLE.match(line)
         if match:
             counts[match.group(1)] += int(float(match.group(2)))
+            continue
+        match = _BY_RESOURCE.match(line)
+        if match:
+            counts[f"{match.group(2)} {match.group(1)}"] += int(float(match.group(3)))
     return counts
+
+
+def by_verb(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if " " not in k}
+
+
+def by_resource(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if " " in k}
 
 
 def delta(after: Counter[str], before: Counter[str]) -> dict[str, int]:
@@ -599,6 +618,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     probing.cancel_scope.cancel()
                 after_initial = await member_requests(session, port)
                 cpu_initial = proc_figures(controller.pid)["cpu_s"]
+                initial_requests = delta(after_initial, before)
                 result: dict[str, Any] = {
                     "shape": {
                         "clusters": args.clusters,
@@ -616,7 +636,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "initial": {
                         "seconds": round(initial_s, 1),
                         "objects_per_s": round(objects / initial_s, 1),
-                        "member_requests": delta(after_initial, before),
+                        "member_requests": by_verb(initial_requests),
+                        "member_requests_by_resource": by_resource(initial_requests),
+                        "reads_per_object_applied": round(
+                            initial_requests.get("GET", 0) / max(1, objects), 2
+                        ),
                         "controller_cpu_s": round(cpu_initial - cpu_before, 1),
                     },
                 }
@@ -632,7 +656,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         "webhook_status": status,
                         "seconds_webhook_to_all_synced_healthy": round(commit_s, 1),
                         "changed_objects": expected,
-                        "member_requests": delta(after_commit, after_initial),
+                        "member_requests": by_verb(delta(after_commit, after_initial)),
+                        "member_requests_by_resource": by_resource(
+                            delta(after_commit, after_initial)
+                        ),
                         "controller_cpu_s": round(
                             proc_figures(controller.pid)["cpu_s"] - cpu_initial, 1
                         ),
@@ -648,10 +675,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     result["steady"] = {
                         "seconds": round(t1 - t0),
                         "member_requests_per_minute": {
-                            k: round(v / minutes, 1) for k, v in per_method.items()
+                            k: round(v / minutes, 1) for k, v in by_verb(per_method).items()
+                        },
+                        "member_requests_per_minute_by_resource": {
+                            k: round(v / minutes, 1) for k, v in by_resource(per_method).items()
                         },
                         "member_writes": sum(
-                            v for k, v in per_method.items() if k not in ("GET", "WATCH")
+                            v for k, v in by_verb(per_method).items() if k not in ("GET", "WATCH")
                         ),
                         "controller_cpu_percent_of_one_core": round(
                             100 * (cpu1 - cpu0) / (t1 - t0), 2

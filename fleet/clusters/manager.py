@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, KeysView
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -244,6 +244,11 @@ class ClusterManager:
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def known(self) -> KeysView[str]:
+        """The registered names as a live view: membership without a sorted copy (checked on
+        every request by /metrics' observers)."""
+        return self._entries.keys()
 
     def concurrency(self) -> dict[str, AdaptiveLimit]:
         """Each member's adaptive request concurrency (fleet.kube.adaptive), for /metrics."""

@@ -215,7 +215,7 @@ class Controller:
             ):
                 self.registry.attach(manager)
                 repos = RepoHub(cache, lambda: list(self.registry.secrets.values()))
-                self.metrics.observe_clusters(manager.names)
+                self.metrics.observe_clusters(manager.known)
                 self.applications = ApplicationController(
                     self.hub,
                     settings.namespace,

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from kubernetes_asyncio import client
@@ -159,7 +160,9 @@ class FleetApiClient(client.ApiClient):
                     limit=pool_limit, ssl=context, keepalive_timeout=keepalive
                 ),
                 read_bufsize=2**21,
-                trace_configs=[trace_config(label)] if label else None,
+                trace_configs=[trace_config(label, urlsplit(str(configuration.host)).path)]
+                if label
+                else None,
             ),
         )
         self.rest_client = rest_client

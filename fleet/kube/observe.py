@@ -21,7 +21,12 @@ request (its seconds are until the stream opened); outcome is the status code as
 "409"), or the exception's class name when no response came ("ClientConnectorError",
 "TimeoutError")."""
 
+ResourceObserver = Callable[[str, str, str], None]
+"""(cluster label, verb, resource): which API resource a request was for, to tell reads apart
+(`LIST` is a GET of a collection; see `resource_of`)."""
+
 _observers: list[Observer] = []
+_resource_observers: list[ResourceObserver] = []
 
 
 def add_observer(observer: Observer) -> None:
@@ -31,6 +36,47 @@ def add_observer(observer: Observer) -> None:
 def remove_observer(observer: Observer) -> None:
     if observer in _observers:
         _observers.remove(observer)
+
+
+def add_resource_observer(observer: ResourceObserver) -> None:
+    _resource_observers.append(observer)
+
+
+def remove_resource_observer(observer: ResourceObserver) -> None:
+    if observer in _resource_observers:
+        _resource_observers.remove(observer)
+
+
+_CLUSTER_LEVEL_SUBPATHS = frozenset({"status", "finalize"})
+
+
+def resource_of(method: str, path: str, watch: bool) -> tuple[str, str]:
+    """(verb, resource) of a request to the API path `path` (the client's host prefix removed):
+    `("LIST", "apps/deployments")`, `("PATCH", "configmaps")`, `("GET", "namespaces")`,
+    `("GET", "discovery")`, `("GET", "version")`. A GET of a collection is `LIST`, a watch is
+    `WATCH`; a subresource is appended (`deployments/status`). Anything else is `other`."""
+    parts = [p for p in path.split("/") if p]
+    verb = "WATCH" if watch else method
+    if parts[:1] == ["version"]:
+        return verb, "version"
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    elif parts[:1] in (["api"], ["apis"]):
+        return verb, "discovery"
+    else:
+        return verb, "other"
+    if not rest:
+        return verb, "discovery"
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in _CLUSTER_LEVEL_SUBPATHS:
+        rest = rest[2:]
+    resource = f"{group}/{rest[0]}" if group else rest[0]
+    if len(rest) >= 3:
+        resource += "/" + rest[2]
+    if len(rest) == 1 and method == "GET" and not watch:
+        verb = "LIST"
+    return verb, resource
 
 
 def _verb(params: Any) -> str:
@@ -44,18 +90,33 @@ def _report(label: str, method: str, started: float, outcome: str) -> None:
         observer(label, method, elapsed, outcome)
 
 
-def trace_config(label: str) -> aiohttp.TraceConfig:
-    """A TraceConfig reporting each request of a session under `label`."""
+def _report_resource(label: str, prefix: str, params: Any) -> None:
+    if not _resource_observers:
+        return
+    path = params.url.path
+    if prefix and path.startswith(prefix):
+        path = path[len(prefix) :]
+    verb, resource = resource_of(str(params.method), path, _verb(params) == "WATCH")
+    for observer in list(_resource_observers):
+        observer(label, verb, resource)
+
+
+def trace_config(label: str, prefix: str = "") -> aiohttp.TraceConfig:
+    """A TraceConfig reporting each request of a session under `label`; `prefix` is the path
+    of the client's host (`/clusters/c1` on fleet.sim), removed before `resource_of`."""
     config = aiohttp.TraceConfig()
+    prefix = prefix.rstrip("/")
 
     async def start(_s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: Any) -> None:
         ctx.fleet_started = time.monotonic()
 
     async def end(_s: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
         _report(label, _verb(params), ctx.fleet_started, str(params.response.status))
+        _report_resource(label, prefix, params)
 
     async def failed(_s: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
         _report(label, _verb(params), ctx.fleet_started, type(params.exception).__name__)
+        _report_resource(label, prefix, params)
 
     config.on_request_start.append(start)
     config.on_request_end.append(end)

@@ -176,6 +176,13 @@ class Metrics:
             ["cluster", "outcome"],
             registry=self.registry,
         )
+        self.cluster_resource_requests = Counter(
+            "fleet_cluster_requests_by_resource",
+            "HTTP requests to member clusters by verb (LIST: a GET of a collection; WATCH) and "
+            "API resource (group/plural[/subresource], discovery, version), all clusters summed",
+            ["verb", "resource"],
+            registry=self.registry,
+        )
         self.http_dropped = Counter(
             "fleet_http_connections_dropped",
             "Connections the HTTP server closed unanswered, by reason: timeout (no complete "
@@ -211,11 +218,13 @@ class Metrics:
 
         self._clusters = names
         observe.add_observer(self._request)
+        observe.add_resource_observer(self._resource_request)
 
     def close(self) -> None:
         from fleet.kube import observe
 
         observe.remove_observer(self._request)
+        observe.remove_resource_observer(self._resource_request)
 
     def _request(self, cluster: str, verb: str, seconds: float, outcome: str) -> None:
         if cluster not in self._clusters():
@@ -223,6 +232,10 @@ class Metrics:
         self.cluster_requests.labels(cluster, verb).observe(seconds)
         if not outcome.isdigit() or outcome.startswith("5") or outcome == "429":
             self.cluster_errors.labels(cluster, outcome).inc()
+
+    def _resource_request(self, cluster: str, verb: str, resource: str) -> None:
+        if cluster in self._clusters():
+            self.cluster_resource_requests.labels(verb, resource).inc()
 
     def add_state(
         self,
