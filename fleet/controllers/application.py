@@ -58,6 +58,7 @@ from fleet.server.metrics import Metrics
 from fleet.sync import syncoptions
 from fleet.sync.discovery import UnknownKind
 from fleet.sync.engine import Comparison, SyncEngine
+from fleet.sync.hooks import has_hooks
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.spec import AppSpec
 from fleet.sync.status import AppStatus, Operation, now
@@ -516,7 +517,11 @@ class ApplicationController:
                     await self._operate(name, engine, rt, desired, operation)
                 else:
                     comparison = await engine.compare(desired.manifests)
-                    wants = not comparison.in_sync or rt.status.revision != desired.revision
+                    # A new revision alone syncs, unless the render has hooks: Argo CD auto-syncs
+                    # only an OutOfSync Application, so a commit elsewhere in the repository must
+                    # not re-run its migration Jobs.
+                    moved = rt.status.revision != desired.revision
+                    wants = not comparison.in_sync or (moved and not has_hooks(desired.manifests))
                     retrying_failure = rt.failed_revision == desired.revision and not spec.self_heal
                     # Argo CD: without selfHeal, automated sync never re-syncs a revision it
                     # already synced; live drift only turns the Application OutOfSync.

@@ -21,7 +21,7 @@ Pure functions only: the engine (`fleet.sync.hookrun`) does the I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +105,11 @@ def is_hook(obj: Obj) -> bool:
     if HELM_HOOK in annotations:
         return str(annotations.get(HELM_HOOK) or "").strip() != _HELM_NOT_A_HOOK
     return False
+
+
+def has_hooks(manifests: Iterable[Obj]) -> bool:
+    """Whether any manifest is a hook (a sync of these manifests would run something)."""
+    return any(is_hook(obj) for obj in manifests)
 
 
 def phases(obj: Obj) -> list[str]:

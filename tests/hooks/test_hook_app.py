@@ -95,3 +95,32 @@ async def test_a_failing_presync_hook_keeps_the_old_version_and_status_names_it(
     assert migrate is not None and "fleet.gitops.dev/sim-fail" not in (
         migrate["metadata"].get("annotations") or {}
     )
+
+
+async def test_a_commit_that_changes_nothing_of_the_app_does_not_rerun_its_hooks(
+    scenario: Scenario,
+) -> None:
+    member = scenario.member(0)
+    await scenario.register(member)
+    first = scenario.upstream.commit(files("web:1", migration_fails=False), "v1")
+    await scenario.create_application(
+        "hooked",
+        {
+            "project": "default",
+            "source": {"repoURL": scenario.repo_url, "targetRevision": "main", "path": "hooked"},
+            "destination": {"name": member.name, "namespace": scenario.app_namespace},
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    )
+    async with scenario.controller():
+        await scenario.wait_apps(
+            lambda apps: synced_and_healthy(apps.get("hooked") or {}, first), what="v1 deployed"
+        )
+        ran = await scenario.member_object(member, "apis/batch/v1/jobs", "migrate")
+        assert ran is not None
+        elsewhere = scenario.upstream.commit({"other/readme.yaml": "{}\n"}, "unrelated")
+        await scenario.wait_apps(
+            lambda apps: synced_and_healthy(apps["hooked"], elsewhere), what="revision moved"
+        )
+    again = await scenario.member_object(member, "apis/batch/v1/jobs", "migrate")
+    assert again is not None and again["metadata"]["uid"] == ran["metadata"]["uid"]
