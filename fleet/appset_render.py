@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from fleet.api.application import generated_refusal
 from generators.base import Cluster, Environment
 from generators.errors import GeneratorError, InvalidApplicationSetError
 from generators.expand import expand
@@ -112,6 +113,10 @@ def render_applications(
             expansion = expand(appset, env, limits)
             if expansion.errors:
                 raise InputError(f"{source}: {expansion.errors[0]}")
+            for app in expansion.applications:  # exactly what the controller would refuse
+                refusal = generated_refusal(app)
+                if refusal is not None:
+                    raise InputError(f"{source}: {refusal}")
             applications.extend(expansion.applications)
             warnings.extend(f"{source}: {w}" for w in expansion.warnings)
     except GeneratorError as error:

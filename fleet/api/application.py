@@ -261,6 +261,32 @@ def parse_application(obj: Mapping[str, Any]) -> Application:
     )
 
 
+def generated_refusal(app_doc: Mapping[str, Any]) -> str | None:
+    """Why the hub would refuse an Application an ApplicationSet generated, or None.
+
+    One wording for both places that decide it: the ApplicationSet controller (which then
+    creates no such Application and reports the message) and `fleet appset render` (which then
+    prints nothing and exits 2), so a render that passes is one the hub accepts. The checks are
+    the Application CRD's required fields, in Argo CD's CRD as in fleet's: a project, a source
+    (one `source` with a repoURL, or Argo CD's `sources`), a destination naming exactly one of
+    server or name. Anything else wrong is the Application controller's to report on the
+    Application (InvalidSpecError), as in Argo CD."""
+    raw_meta = app_doc.get("metadata")
+    name = str((raw_meta if isinstance(raw_meta, Mapping) else {}).get("name") or "")
+    spec = app_doc.get("spec")
+    if not isinstance(spec, Mapping):
+        return f"Application {name}: spec: required object"
+    if not spec.get("project"):
+        return f"Application {name}: spec.project: required (name the Project, e.g. default)"
+    try:
+        if spec.get("sources") is None:
+            _source(spec.get("source"))
+        _destination(spec.get("destination"))
+    except InvalidApplicationError as error:
+        return f"Application {name}: {error}"
+    return None
+
+
 def _server_key(server: str) -> str:
     return server.strip().rstrip("/")
 

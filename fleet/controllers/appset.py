@@ -26,6 +26,7 @@ import structlog
 from anyio.abc import TaskStatus
 from kubernetes_asyncio.client import ApiClient
 
+from fleet.api.application import generated_refusal
 from fleet.api.group import FLEET, ApiFlavour
 from fleet.api.project import (
     DEFAULT_PROJECT,
@@ -384,11 +385,20 @@ async def generate(
     result.problems.extend(str(error) for error in expansion.errors)
     result.warnings = list(expansion.warnings)
     uid = meta.get("uid")
+    accepted = []
+    for app in expansion.applications:
+        # Refused here with the words `fleet appset render` uses, not by the API server's
+        # validation later: an incomplete expansion deletes nothing.
+        refusal = generated_refusal(app)
+        if refusal is None:
+            accepted.append(app)
+        else:
+            result.problems.append(refusal)
     result.desired = [
         fleet_application(
             app, appset_name=name, appset_uid=uid, namespace=namespace, flavour=flavour
         )
-        for app in expansion.applications
+        for app in accepted
     ]
     return result
 

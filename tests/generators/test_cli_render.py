@@ -27,7 +27,11 @@ def appset_doc(generators: list[dict[str, Any]], name: str = "demo") -> dict[str
             "generators": generators,
             "template": {
                 "metadata": {"name": "{{name}}"},
-                "spec": {"project": "default", "source": {"path": "{{path}}"}},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": REPO_URL, "path": "{{path}}"},
+                    "destination": {"name": "in-cluster", "namespace": "apps"},
+                },
             },
         },
     }
@@ -115,6 +119,34 @@ def test_partial_expansion_prints_nothing(
         ]
     )
     assert_bad_input(run(capsys, write_yaml(tmp_path / "a.yaml", doc)), "'Bad_Name'")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("project", "", "Application a: spec.project: required"),
+        ("source", None, "Application a: spec.source: required object"),
+        ("destination", None, "Application a: spec.destination: required object"),
+        ("destination", {"namespace": "x"}, "exactly one of server or name is required"),
+    ],
+)
+def test_an_application_the_hub_would_refuse_is_refused_with_the_controllers_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: Any, message: str
+) -> None:
+    doc = appset_doc([{"list": {"elements": [{"name": "a"}]}}])
+    template_spec = doc["spec"]["template"]["spec"]
+    if value is None:
+        del template_spec[field]
+    else:
+        template_spec[field] = value
+    assert_bad_input(run(capsys, write_yaml(tmp_path / "a.yaml", doc)), message)
+
+
+def test_render_refusals_are_the_application_set_controllers_words() -> None:
+    from fleet.api.application import generated_refusal
+
+    app = {"metadata": {"name": "a"}, "spec": {"project": "default", "destination": {}}}
+    assert generated_refusal(app) == "Application a: spec.source: required object"
 
 
 def test_malformed_yaml_exits_2_naming_the_file_and_line(
