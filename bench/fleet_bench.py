@@ -103,6 +103,17 @@ def proc_figures(pid: int) -> dict[str, float]:
     return total
 
 
+async def dump_memtrace(controller: subprocess.Popen[bytes]) -> None:
+    """Ask a controller started under bench/memtrace.py for its allocation report."""
+    out = Path(os.environ["FLEET_BENCH_TRACEMALLOC"])
+    with contextlib.suppress(FileNotFoundError):
+        out.unlink()
+    controller.send_signal(signal.SIGUSR1)
+    with anyio.move_on_after(120):
+        while not out.exists():
+            await anyio.sleep(0.5)
+
+
 def busy_process(cpu: int) -> subprocess.Popen[bytes]:
     """A process spinning one core (the overload drill's competitor), pinned to `cpu`."""
     return subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"])
@@ -290,13 +301,16 @@ def start_controller(
     log = (workdir / "controller.log").open("wb")
     profile = os.environ.get("FLEET_BENCH_PROFILE")  # a path: run the controller under cProfile
     python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    memtrace = os.environ.get("FLEET_BENCH_TRACEMALLOC")  # a path: where memory went (memtrace)
+    if memtrace:
+        env["FLEET_MEMTRACE_OUT"] = memtrace
+        python = [sys.executable, str(ROOT / "bench" / "memtrace.py")]
     pinned = ["taskset", "-c", str(pin_cpu)] if pin_cpu is not None else []
     return subprocess.Popen(
         [
             *pinned,
             *python,
-            "-m",
-            "fleet.cli",
+            *([] if memtrace else ["-m", "fleet.cli"]),
             "--log-level",
             "warning",
             "controller",
@@ -688,6 +702,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         ),
                         "target": "no writes; CPU < 5 % of one core",
                     }
+                if os.environ.get("FLEET_BENCH_TRACEMALLOC"):
+                    await dump_memtrace(controller)
                 figures = proc_figures(controller.pid)
                 result["controller"] = {
                     "processes": int(figures["processes"]),

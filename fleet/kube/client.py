@@ -15,6 +15,7 @@ import hashlib
 import os
 import ssl
 import tempfile
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,29 @@ class Credentials:
         ):
             digest.update(len(part).to_bytes(8, "big") + part)
         return digest.hexdigest()[:16]
+
+
+_CONTEXTS: weakref.WeakValueDictionary[str, ssl.SSLContext] = weakref.WeakValueDictionary()
+
+
+def shared_ssl_context(credentials: Credentials) -> ssl.SSLContext:
+    """`ssl_context(credentials)`, one per distinct TLS configuration (CA, client certificate
+    and key, insecure) among the clients alive: clusters of one fleet often share a CA, and each
+    context costs about 16 KiB. A context holds only what every client sharing it would hold
+    (trust, its own client key); the server name is checked per connection."""
+    digest = hashlib.sha256()
+    for part in (
+        credentials.ca_pem or b"",
+        credentials.client_cert_pem or b"",
+        credentials.client_key_pem or b"",
+        b"1" if credentials.insecure else b"0",
+    ):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    key = digest.hexdigest()
+    context = _CONTEXTS.get(key)
+    if context is None:
+        context = _CONTEXTS[key] = ssl_context(credentials)
+    return context
 
 
 def ssl_context(credentials: Credentials) -> ssl.SSLContext:
@@ -233,6 +257,6 @@ def build_api_client(
 
         config.api_key = {"BearerToken": ""}
         config.refresh_api_key_hook = refresh
-    api = FleetApiClient(config, ssl_context(credentials), pool_limit, keepalive, label)
+    api = FleetApiClient(config, shared_ssl_context(credentials), pool_limit, keepalive, label)
     api.credentials = credentials
     return api
