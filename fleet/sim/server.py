@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from fleet.sim import errors
+from fleet.sim import errors, reviews
 from fleet.sim.auth import Tokens
 from fleet.sim.cluster import SimCluster
 from fleet.sim.errors import ApiError
@@ -248,6 +248,11 @@ class SimServer:
             role = self.tokens.identify(cluster.name, request.headers.get("Authorization"))
             if role is None:
                 return error_response(_UNAUTHORIZED)
+            if request.method == "POST" and tail.strip("/") in reviews.PATHS:
+                body = reviews.review(
+                    self.tokens, cluster.name, role, tail.strip("/"), await request.read()
+                )
+                return json_response(201, body)
             return await dispatch(cluster, role, request, tail)
         except ApiError as exc:
             return error_response(exc)
