@@ -255,8 +255,12 @@ def apply(
         if m is not own:
             others |= m.fields
     merged: JSON = merge(base, config, schema)
+    # A map this manager owned as a member (the `.` entries an Update set carries, e.g. after
+    # kubectl's client-side-apply upgrade copies one into its Apply set) stays while any of
+    # its fields is still owned, by this apply or another manager (structured-merge-diff adds
+    # owned items back after pruning).
     for path in sorted(previous - applied - others, key=len, reverse=True):
-        if not _owned_below(path, others):
+        if not _owned_below(path, others | applied):
             remove_path(merged, path, schema)
     cmp = compare(_body(base), _body(merged), schema)
     changed = strip(cmp.changed, subresource=subresource, has_status=has_status)
