@@ -478,6 +478,8 @@ class ApplicationController:
             label = engine.spec.app.label_value
             engine.live_cache = lambda res: self.watches.snapshot(api, res, label)
             engine.open_cache = lambda resources: self.watches.prime(api, resources)
+            name = str((app.get("metadata") or {}).get("name", ""))
+            engine.on_progress = lambda: self._write_status(name, rt)  # hooks Running
             rt.engine, rt.cluster, rt.spec_fingerprint = engine, cluster, fingerprint
         return engine
 

@@ -122,6 +122,9 @@ class SyncEngine:
         (WatchHub.prime), so even the first compare reads `live_cache` instead of LISTing."""
         self.write_lock = anyio.Lock()
         self.kinds_changed = anyio.Event()
+        self.on_progress: Callable[[], Awaitable[None]] | None = None
+        """Set by the controller: writes the Application's status while a sync waits on hooks,
+        so `operationState` shows them Running (as Argo CD does) during a long migration."""
         self._limiter = anyio.CapacityLimiter(concurrency)
         self.log = structlog.get_logger("fleet.sync").bind(
             app=f"{spec.app.namespace}/{spec.app.name}", cluster=cluster
@@ -469,6 +472,15 @@ class SyncEngine:
                     health.status if health else None, health.message if health else "",
                     hook=True,
                 )  # fmt: skip
+
+    async def report_progress(self) -> None:
+        """Best effort: a failed status write never fails the sync (the final one follows)."""
+        if self.on_progress is None:
+            return
+        try:
+            await self.on_progress()
+        except KubeError as error:
+            self.log.warning("sync.progress_not_written", error=error.message)
 
     async def _run_hooks(
         self, runner: hookrun.HookRunner, tasks: Sequence[hookrun.HookTask], op: Operation

@@ -144,6 +144,7 @@ class HookRunner:
                 tg.start_soon(one, task)
         if failures:
             raise HookFailed("; ".join(failures[:3]))
+        await self.engine.report_progress()  # the hooks are Running
 
     async def _start_one(self, task: HookTask, results: list[ResourceResult]) -> None:
         engine = self.engine
@@ -183,6 +184,7 @@ class HookRunner:
         failures: list[str] = []
         with anyio.move_on_after(engine.hook_timeout) as scope:
             while pending:
+                waiting = len(pending)
                 for task in list(pending):
                     assert task.resource is not None
                     live = await applier.get(
@@ -205,6 +207,8 @@ class HookRunner:
                         reason = state.message or "failed"
                         failures.append(f"{task.label} failed: {reason}")
                     await self._apply_delete_policy(task, live, state.phase)
+                if pending and len(pending) < waiting and not failures:
+                    await engine.report_progress()  # some finished, others still run
                 if pending:
                     await anyio.sleep(engine.health_interval)
         if scope.cancelled_caught:

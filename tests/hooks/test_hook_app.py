@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fleet.kube import request_json
 from tests.clusters.harness import Env, simulated_env
 from tests.controllers.harness import Scenario, synced_and_healthy
 from tests.hooks.manifests import image_of, job
@@ -124,3 +125,50 @@ async def test_a_commit_that_changes_nothing_of_the_app_does_not_rerun_its_hooks
         )
     again = await scenario.member_object(member, "apis/batch/v1/jobs", "migrate")
     assert again is not None and again["metadata"]["uid"] == ran["metadata"]["uid"]
+
+
+async def test_a_running_hook_shows_in_the_application_status_while_it_runs(
+    scenario: Scenario,
+) -> None:
+    member = scenario.member(0)
+    await scenario.register(member)
+    revision = scenario.upstream.commit(
+        {
+            "hooked/deployment.yaml": yaml.safe_dump(deployment("web", "web:1")),
+            "hooked/migrate.yaml": yaml.safe_dump(job("migrate", suspend=True)),
+        },
+        "v1 with a long migration",
+    )
+    await scenario.create_application(
+        "hooked",
+        {
+            "project": "default",
+            "source": {"repoURL": scenario.repo_url, "targetRevision": "main", "path": "hooked"},
+            "destination": {"name": member.name, "namespace": scenario.app_namespace},
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    )
+
+    def hook_running(apps: dict[str, Obj]) -> bool:
+        state = operation(apps.get("hooked") or {})
+        hooks = [r for r in state.get("syncResult", {}).get("resources", []) if r.get("hookType")]
+        return state.get("phase") == "Running" and [h.get("hookPhase") for h in hooks] == [
+            "Running"
+        ]
+
+    async with scenario.controller():
+        await scenario.wait_apps(hook_running, what="the migration shown Running")
+        await request_json(  # the migration's pods finish
+            scenario.members[member.name],
+            "PATCH",
+            f"/apis/batch/v1/namespaces/{scenario.app_namespace}/jobs/migrate",
+            body={"spec": {"suspend": False}},
+            content_type="application/merge-patch+json",
+        )
+        apps = await scenario.wait_apps(
+            lambda apps: synced_and_healthy(apps["hooked"], revision), what="v1 deployed"
+        )
+    state = operation(apps["hooked"])
+    assert state["phase"] == "Succeeded"
+    [hook] = [r for r in state["syncResult"]["resources"] if r.get("hookType")]
+    assert hook["hookPhase"] == "Succeeded"
