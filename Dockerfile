@@ -1,12 +1,17 @@
-# syntax=docker/dockerfile:1
 # fleet's controller image: Python 3.11 slim, git (+ ssh for git@ repositories), kustomize and
 # helm, running as an unprivileged numeric user. Build from the repository root:
 #   docker build -t ghcr.io/fleet-gitops/fleet:dev .
 # Stages: render-binaries (kustomize + helm from the Go module proxy, versions pinned in
 # tools/render-binaries/build.sh), wheel (this project), runtime.
+# No `# syntax=` line: the Dockerfile frontend built into Docker 20.10+ understands `RUN --mount`,
+# and a syntax line makes BuildKit pull docker/dockerfile, which fails with no registry.
+# GO_IMAGE and PYTHON_IMAGE replace the two base images where none can be pulled: e2e/kind builds
+# local stand-ins from Debian packages (e2e/kind/images/{golang,python}) and passes their names.
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---- kustomize and helm, built by the same pinned script the tests use (needs Go >= 1.26) ----
-FROM golang:1.26-bookworm AS render-binaries
+FROM ${GO_IMAGE} AS render-binaries
 WORKDIR /build
 COPY tools/render-binaries/build.sh ./build.sh
 RUN --mount=type=cache,target=/root/go/pkg/mod \
@@ -14,7 +19,7 @@ RUN --mount=type=cache,target=/root/go/pkg/mod \
     ./build.sh /out
 
 # ---- the fleet wheel (only the wheel reaches the runtime image, not the source tree) ----
-FROM python:3.11-slim AS wheel
+FROM ${PYTHON_IMAGE} AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY fleet ./fleet
@@ -22,7 +27,7 @@ COPY generators ./generators
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # ---- runtime ----
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

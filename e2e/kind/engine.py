@@ -1,0 +1,119 @@
+"""A private Docker engine for the harness: Debian's dockerd with its own data root, exec root,
+pidfile and unix socket under .cache/kind/engine, so a user's own Docker (its images, containers,
+networks, socket) is never touched, and stopped by the PID in its pidfile.
+
+It has no default bridge (`--bridge none`): builds use the host network, kind creates its own
+network. Its address pool (10.213.0.0/16) keeps kind's network clear of a user's Docker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from e2e.kind.layout import Layout
+from e2e.kind.proc import CommandError, run, say
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+RUNTIME = "fleet-capfilter"
+
+
+class EngineError(RuntimeError):
+    """The private dockerd did not start or stop; the message points at its log."""
+
+
+@dataclass(frozen=True)
+class PrivateEngine:
+    layout: Layout
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.layout.socket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for docker and kind: this engine, BuildKit off (Debian's 20.10 dockerd
+        builds classic Dockerfiles; nothing here needs BuildKit)."""
+        return {"DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "0"}
+
+    @property
+    def pidfile(self) -> Path:
+        return self.layout.engine / "dockerd.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.layout.logs / "dockerd.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def responding(self) -> bool:
+        try:
+            run(["docker", "version", "--format", "{{.Server.Version}}"], env=self.env, timeout=20)
+        except CommandError:
+            return False
+        return True
+
+    def start(self, *, capfilter: Path | None) -> None:
+        """Start dockerd unless ours already answers; `capfilter` makes it the default runtime."""
+        if self.pid() is not None and self.responding():
+            say(f"private dockerd already running (pid {self.pid()}, {self.host})")
+            return
+        engine = self.layout.engine
+        for sub in ("data", "exec"):
+            (engine / sub).mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        args = [
+            "dockerd",
+            f"--data-root={engine / 'data'}",
+            f"--exec-root={engine / 'exec'}",
+            f"--pidfile={self.pidfile}",
+            f"--host={self.host}",
+            "--bridge=none",
+            "--default-address-pool=base=10.213.0.0/16,size=24",
+            "--storage-driver=overlay2",
+            "--exec-opt=native.cgroupdriver=cgroupfs",
+        ]
+        if capfilter is not None:
+            args += [f"--add-runtime={RUNTIME}={capfilter}", f"--default-runtime={RUNTIME}"]
+        say(f"starting a private dockerd on {self.host} (log: {self.log})")
+        with self.log.open("ab") as sink:
+            # Its own session: a Ctrl-C in the terminal running the tests does not reach it
+            # half-way through a cleanup; stop() ends it by PID.
+            subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.layout.socket.exists() and self.responding():
+                return
+            time.sleep(0.5)
+        raise EngineError(
+            f"dockerd did not answer on {self.host} in {START_TIMEOUT:g} s: see {self.log}"
+        )
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        say(f"stopping the private dockerd (pid {pid})")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
