@@ -35,10 +35,18 @@ def _hub_options(parser: argparse.ArgumentParser) -> None:
         help="context in the hub kubeconfig (default: its current context)",
     )
     parser.add_argument(
+        "--api",
+        choices=["argocd", "fleet"],
+        default="fleet",
+        help="whose Applications: fleet's (fleet.gitops.dev; default) or Argo CD's "
+        "(argoproj.io), as `fleet controller run --api` serves them",
+    )
+    parser.add_argument(
         "--namespace",
         "-n",
-        default=DEFAULT_NAMESPACE,
-        help=f"the hub namespace holding Applications (default: {DEFAULT_NAMESPACE})",
+        default=None,
+        help=f"the hub namespace holding Applications (default: {DEFAULT_NAMESPACE}, or "
+        "argocd with --api argocd)",
     )
 
 

@@ -22,6 +22,7 @@ from fleet.appcli.hub import (
     hub_client,
     hub_error,
     list_applications,
+    use_api,
     without_managed_fields,
 )
 from fleet.kube import KubeError
@@ -180,6 +181,9 @@ HANDLERS: dict[str, Handler] = {
 def run_command(command: str, args: argparse.Namespace) -> int:
     """Run `fleet app COMMAND` (parsed by fleet.appcli.commands) in its own event loop."""
     handler = HANDLERS[command]
+    chosen = use_api(str(getattr(args, "api", None) or "fleet"))
+    if getattr(args, "namespace", "") is None:
+        args.namespace = chosen.namespace
     timeout = getattr(args, "timeout", None)
     if timeout is not None and timeout <= 0:
         print(f"fleet: --timeout {timeout:g}: must be positive", file=sys.stderr)

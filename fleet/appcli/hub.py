@@ -13,13 +13,28 @@ from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.api.resources import APPLICATION
+from fleet.api.group import FLEET, ApiFlavour, flavour
 from fleet.appcli.errors import EXIT_BAD_INPUT, EXIT_FAILED, AppNotFound, CliError
 from fleet.clusters.credentials import CredentialsError
 from fleet.clusters.hub import hub_client as shared_hub_client
 from fleet.kube import KubeError, NotFound, Unreachable, request_json
 
 TIMEOUT = 15.0
+
+_api: ApiFlavour = FLEET
+
+
+def use_api(name: str) -> ApiFlavour:
+    """Select whose Applications this `fleet app` invocation reads (`--api`). One process runs
+    one command, so the choice is kept here instead of being passed through every call."""
+    global _api
+    _api = flavour(name)
+    return _api
+
+
+def api() -> ApiFlavour:
+    """The flavour `use_api` selected (fleet's by default)."""
+    return _api
 
 
 def hub_client(kubeconfig: Path | None, context: str | None) -> ApiClient:
@@ -42,7 +57,7 @@ def hub_error(error: KubeError, what: str = "") -> CliError:
 async def get_application(hub: ApiClient, namespace: str, name: str) -> dict[str, Any]:
     try:
         obj: dict[str, Any] = await request_json(
-            hub, "GET", APPLICATION.item(namespace, name), timeout=TIMEOUT
+            hub, "GET", _api.application.item(namespace, name), timeout=TIMEOUT
         )
     except NotFound:
         raise AppNotFound(f"application {name!r} not found in namespace {namespace}") from None
@@ -57,11 +72,11 @@ async def list_applications(
     query = {"labelSelector": selector} if selector else None
     try:
         listing = await request_json(
-            hub, "GET", APPLICATION.collection(namespace), query=query, timeout=TIMEOUT
+            hub, "GET", _api.application.collection(namespace), query=query, timeout=TIMEOUT
         )
     except NotFound:
         raise CliError(
-            "the hub does not serve fleet.gitops.dev Applications (are fleet's CRDs installed?)",
+            f"the hub does not serve {_api.group} Applications (are the CRDs installed? see --api)",
             EXIT_FAILED,
         ) from None
     except KubeError as error:
@@ -77,7 +92,7 @@ async def patch_application(
     obj: dict[str, Any] = await request_json(
         hub,
         "PATCH",
-        APPLICATION.item(namespace, name),
+        _api.application.item(namespace, name),
         body=dict(patch),
         content_type="application/merge-patch+json",
         timeout=TIMEOUT,

@@ -34,9 +34,8 @@ from fleet.api.project import (
     default_project,
     parse_project,
 )
-from fleet.api.resources import CLUSTER, PROJECT
 from fleet.appcli.errors import EXIT_FAILED, CliError
-from fleet.appcli.hub import TIMEOUT, get_application, hub_error
+from fleet.appcli.hub import TIMEOUT, api, get_application, hub_error
 from fleet.clusters.credentials import (
     ARGOCD_SECRET_TYPE_LABEL,
     CredentialsError,
@@ -100,7 +99,12 @@ async def _registered(
     """name -> (server, Secret-or-Cluster object, parsed Cluster): fleet Clusters first, then
     Argo CD cluster Secrets (as the controller's registry sees them)."""
     found: dict[str, tuple[str, Mapping[str, Any], Cluster | None]] = {}
-    listing = await _hub_get(hub, CLUSTER.collection(namespace), "list clusters")
+    cluster_kind = api().cluster
+    listing = (
+        await _hub_get(hub, cluster_kind.collection(namespace), "list clusters")
+        if cluster_kind is not None
+        else {}
+    )
     for obj in (listing or {}).get("items") or []:
         try:
             cluster = parse_cluster(obj)
@@ -263,7 +267,7 @@ async def project_reach(hub: ApiClient, namespace: str, app: Mapping[str, Any]) 
     what the controller would, remote bases refused alike."""
     name = str((app.get("spec") or {}).get("project") or DEFAULT_PROJECT)
     try:
-        raw = await request_json(hub, "GET", PROJECT.item(namespace, name), timeout=TIMEOUT)
+        raw = await request_json(hub, "GET", api().project.item(namespace, name), timeout=TIMEOUT)
     except NotFound:
         if name == DEFAULT_PROJECT:
             return RenderReach.of(default_project())
