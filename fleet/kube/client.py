@@ -179,10 +179,12 @@ class FleetApiClient(client.ApiClient):
             server_hostname=configuration.tls_server_name,
             proxy=None,
             proxy_headers=None,
+            # No connection limit in the connector: requests are bounded by the AdaptiveLimit
+            # (at most `pool_limit`), and each watch holds a connection for minutes; counted
+            # against one shared limit, an Application with `pool_limit` watched kinds would
+            # leave no connection for any request to its cluster.
             pool_manager=aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=pool_limit, ssl=context, keepalive_timeout=keepalive
-                ),
+                connector=aiohttp.TCPConnector(limit=0, ssl=context, keepalive_timeout=keepalive),
                 read_bufsize=2**21,
                 trace_configs=[trace_config(label, urlsplit(str(configuration.host)).path)]
                 if label

@@ -110,9 +110,9 @@ def test_the_fingerprint_changes_with_the_token() -> None:
     assert a.fingerprint() == Credentials(server="https://x", token="one").fingerprint()
 
 
-async def test_a_client_has_a_bounded_pool_and_fleets_user_agent() -> None:
+async def test_a_client_has_bounded_requests_and_fleets_user_agent() -> None:
     async with build_api_client(Credentials(server="https://x", token="t"), pool_limit=3) as api:
-        assert api.rest_client.pool_manager.connector.limit == 3
+        assert api.limit.settings.maximum == 3  # requests; watches are not counted
         assert api.default_headers["User-Agent"] == USER_AGENT
 
 
