@@ -25,14 +25,14 @@ import yaml
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.cluster import InvalidClusterError, parse_cluster
-from fleet.api.resources import (
-    APPLICATION,
-    APPLICATION_SET,
-    APPSET_LABEL,
-    CLUSTER,
-    DEFAULT_NAMESPACE,
-)
+from fleet.api.group import FLEET, ApiFlavour, flavour
+from fleet.api.resources import APPSET_LABEL, DEFAULT_NAMESPACE
 from fleet.appset_render import InputError, parse_repo_mappings, read_text
+from fleet.clusters.credentials import (
+    ARGOCD_SECRET_TYPE_LABEL,
+    CredentialsError,
+    parse_argocd_secret,
+)
 from fleet.clusters.generator_input import generator_clusters
 from fleet.controllers.appset import (
     BUDGET_ANNOTATION,
@@ -70,11 +70,13 @@ def run_appset_diff(args: argparse.Namespace) -> int:
         except CredentialsError as error:
             print(f"fleet: {error}", file=sys.stderr)
             return EXIT_INPUT
+        api_flavour = flavour(str(getattr(args, "api", None) or "fleet"))
         async with api:
             return await appset_diff(
                 args.appset,
                 hub=api,
-                namespace=args.namespace,
+                namespace=args.namespace or api_flavour.namespace,
+                flavour=api_flavour,
                 repo_mappings=args.repo,
                 output=args.output,
             )
@@ -92,8 +94,10 @@ async def appset_diff(
     settings: AppSetSettings | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    flavour: ApiFlavour = FLEET,
 ) -> int:
-    """The whole command on an open hub client; returns the exit status."""
+    """The whole command on an open hub client; returns the exit status. `flavour`: whose
+    ApplicationSets and Applications (fleet's, or Argo CD's as `--api argocd` serves them)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     settings = settings or AppSetSettings()
@@ -104,7 +108,7 @@ async def appset_diff(
         print(f"fleet: {redact(str(error))}", file=err)
         return EXIT_INPUT
     try:
-        clusters, clusters_error = await _hub_clusters(hub, namespace)
+        clusters, clusters_error = await _hub_clusters(hub, namespace, flavour)
         results: list[tuple[Generated, Plan, dict[str, Any]]] = []
         with tempfile.TemporaryDirectory(prefix="fleet-appset-diff-") as cache_dir:
             for index, document in enumerate(documents):
@@ -120,6 +124,7 @@ async def appset_diff(
                         mappings,
                         settings,
                         Path(cache_dir),
+                        flavour,
                     )
                 )
     except InputError as error:
@@ -156,8 +161,12 @@ async def _get(hub: ApiClient, path: str, query: Mapping[str, str] | None = None
         raise HubError(f"hub: GET {path}: {error.message or error.reason}") from error
 
 
-async def _hub_clusters(hub: ApiClient, namespace: str) -> tuple[list[Cluster], str | None]:
-    listing = await _get(hub, CLUSTER.collection(namespace))
+async def _hub_clusters(
+    hub: ApiClient, namespace: str, flavour: ApiFlavour = FLEET
+) -> tuple[list[Cluster], str | None]:
+    if flavour.cluster is None:
+        return await _argocd_clusters(hub, namespace)
+    listing = await _get(hub, flavour.cluster.collection(namespace))
     parsed = []
     for item in listing.get("items") or []:
         try:
@@ -167,6 +176,30 @@ async def _hub_clusters(hub: ApiClient, namespace: str) -> tuple[list[Cluster], 
             # A skipped cluster would read as "its Application goes away": freeze instead.
             return [], f"Cluster {name} on the hub is invalid: {error}"
     return generator_clusters(parsed), None
+
+
+async def _argocd_clusters(hub: ApiClient, namespace: str) -> tuple[list[Cluster], str | None]:
+    """Argo CD mode: the clusters of the cluster Secrets (there is no Cluster kind)."""
+    query = {"labelSelector": f"{ARGOCD_SECRET_TYPE_LABEL}=cluster"}
+    listing = await _get(hub, f"/api/v1/namespaces/{namespace}/secrets", query)
+    out: list[Cluster] = []
+    for item in listing.get("items") or []:
+        secret_name = (item.get("metadata") or {}).get("name", "?")
+        try:
+            creds = parse_argocd_secret(item, require_auth=False)
+        except CredentialsError as error:
+            # A skipped cluster would read as "its Application goes away": freeze instead.
+            return [], f"cluster Secret {secret_name} on the hub is invalid: {error}"
+        out.append(
+            Cluster(
+                name=creds.name or secret_name,
+                server=creds.server or "",
+                labels=dict(creds.labels),
+                annotations=dict(creds.annotations),
+                project=creds.project,
+            )
+        )
+    return sorted(out, key=lambda c: c.name), None
 
 
 async def _one(
@@ -179,13 +212,14 @@ async def _one(
     mappings: Mapping[str, str],
     settings: AppSetSettings,
     cache_dir: Path,
+    flavour: ApiFlavour = FLEET,
 ) -> tuple[Generated, Plan, dict[str, Any]]:
     name = str((document.get("metadata") or {}).get("name") or "")
     live_appset: dict[str, Any] | None = None
     if name:
         try:
             live_appset = await request_json(
-                hub, "GET", APPLICATION_SET.item(namespace, name), timeout=15.0
+                hub, "GET", flavour.application_set.item(namespace, name), timeout=15.0
             )
         except NotFound:
             live_appset = None
@@ -225,11 +259,14 @@ async def _one(
         resolve=resolve,
         settings=settings,
         source=source,
+        flavour=flavour,
     )
     if generated.invalid is not None:
         raise InputError(generated.invalid)
     listing = await _get(
-        hub, APPLICATION.collection(namespace), {"labelSelector": f"{APPSET_LABEL}={name}"}
+        hub,
+        flavour.application.collection(namespace),
+        {"labelSelector": f"{APPSET_LABEL}={name}"},
     )
     existing = list(listing.get("items") or [])
     annotations = (document.get("metadata") or {}).get("annotations") or {}

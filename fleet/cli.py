@@ -68,7 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="kubeconfig of the hub (default: $KUBECONFIG, in-cluster, ~/.kube/config)",
     )
     diff.add_argument("--hub-context", "--context", default=None)
-    diff.add_argument("--namespace", "-n", default="fleet-system")
+    diff.add_argument(
+        "--api",
+        choices=["argocd", "fleet"],
+        default="fleet",
+        help="whose ApplicationSets: fleet's (default) or Argo CD's (argoproj.io), as "
+        "`fleet controller run --api` serves them",
+    )
+    diff.add_argument(
+        "--namespace",
+        "-n",
+        default=None,
+        help="the hub namespace (default: fleet-system, or argocd with --api argocd)",
+    )
     diff.add_argument(
         "--repo",
         action="append",
