@@ -104,6 +104,11 @@ class ManagerSettings:
     cluster holds no TLS connection (~300 KiB each) between probes; busy clusters keep theirs."""
 
 
+WATCH_HEARD_WINDOW = 120.0
+"""A watch line this recent stands in for a probe (API servers send a bookmark about every
+minute to a watch that asks; fleet's watches ask)."""
+
+
 class _Slot:
     """One ApiClient and how many users hold it; closed once retired and unused."""
 
@@ -160,6 +165,8 @@ class _Entry:
         self.last_written = 0.0
         self.last_ok = 0.0
         """monotonic time of the last answered request (any client traffic, not 5xx/401/403)."""
+        self.last_heard = -float("inf")
+        """When a watch of this cluster last delivered a line (event or bookmark)."""
         self.last_probed = 0.0
         self.wake = anyio.Event()
         self.scope = anyio.CancelScope()
@@ -205,7 +212,13 @@ class ClusterManager:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         observe.add_observer(self._observed)
+        observe.add_hearer(self._heard)
         return self
+
+    def _heard(self, cluster: str) -> None:
+        entry = self._entries.get(cluster)
+        if entry is not None:
+            entry.last_heard = time.monotonic()
 
     def _observed(self, cluster: str, _verb: str, _seconds: float, outcome: str) -> None:
         """Every request of a cluster's client: answered ones stand in for probes; a failed
@@ -230,6 +243,7 @@ class ClusterManager:
     ) -> bool | None:
         assert self._tg is not None
         observe.remove_observer(self._observed)
+        observe.remove_hearer(self._heard)
         for entry in list(self._entries.values()):
             entry.scope.cancel()
         try:
@@ -398,13 +412,21 @@ class ClusterManager:
                 await self._probe_once(entry)
 
     def _alive_by_traffic(self, entry: _Entry) -> bool:
-        """A Ready cluster answering other requests needs no probe (until passive_health)."""
+        """A Ready cluster answering other requests needs no probe (until passive_health); one
+        whose watches keep delivering (events, bookmarks) needs none at all: a steady fleet
+        sends no request beyond its open watches. A watch that fails to re-open (a revoked
+        token: 401) stops delivering, and probes resume within WATCH_HEARD_WINDOW."""
         now = time.monotonic()
+        if (
+            self.settings.passive_health <= 0
+            or entry.health.ready is not True
+            or entry.breaker.state is not State.CLOSED
+        ):
+            return False
+        if now - entry.last_heard < WATCH_HEARD_WINDOW:
+            return True
         return (
-            self.settings.passive_health > 0
-            and entry.health.ready is True
-            and entry.breaker.state is State.CLOSED
-            and entry.last_ok > entry.last_probed
+            entry.last_ok > entry.last_probed
             and now - entry.last_ok < max(self.settings.probe_interval, PASSIVE_WINDOW)
             and now - entry.last_probed < self.settings.passive_health
         )

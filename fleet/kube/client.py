@@ -192,6 +192,8 @@ class FleetApiClient(client.ApiClient):
             ),
         )
         self.rest_client = rest_client
+        self.label = label
+        """The cluster name its requests and watches are reported under (fleet.kube.observe)."""
         self.default_headers = {"User-Agent": USER_AGENT}
         vars(self).update(cookie=None)
         self.client_side_validation = False

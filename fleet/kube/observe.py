@@ -25,7 +25,12 @@ ResourceObserver = Callable[[str, str, str], None]
 """(cluster label, verb, resource): which API resource a request was for, to tell reads apart
 (`LIST` is a GET of a collection; see `resource_of`)."""
 
+Hearer = Callable[[str], None]
+"""(cluster label): a watch stream of that cluster's client delivered a line (an event or a
+bookmark): the cluster is up and serving this client right now, with no request sent."""
+
 _observers: list[Observer] = []
+_hearers: list[Hearer] = []
 _resource_observers: list[ResourceObserver] = []
 
 
@@ -36,6 +41,21 @@ def add_observer(observer: Observer) -> None:
 def remove_observer(observer: Observer) -> None:
     if observer in _observers:
         _observers.remove(observer)
+
+
+def add_hearer(hearer: Hearer) -> None:
+    _hearers.append(hearer)
+
+
+def remove_hearer(hearer: Hearer) -> None:
+    if hearer in _hearers:
+        _hearers.remove(hearer)
+
+
+def heard(label: str) -> None:
+    """Called by fleet.kube.watch for every line a labelled client's watch reads."""
+    for hearer in list(_hearers):
+        hearer(label)
 
 
 def add_resource_observer(observer: ResourceObserver) -> None:

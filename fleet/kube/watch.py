@@ -20,6 +20,7 @@ import anyio
 import structlog
 from kubernetes_asyncio.client import ApiClient
 
+from fleet.kube import observe
 from fleet.kube.calls import call, request_json
 from fleet.kube.errors import Gone, KubeError, from_status
 from generators.yamlio import DocumentShapeError, check_shape
@@ -86,6 +87,7 @@ async def _stream(
 ) -> str:
     """Watch until the server ends the stream; returns the last resourceVersion seen."""
     resource_version = query["resourceVersion"]
+    label = str(getattr(api, "label", "") or "")
     session: aiohttp.ClientSession = api.rest_client.pool_manager
     headers = await _auth_headers(api)
 
@@ -107,6 +109,8 @@ async def _stream(
                 return resource_version
             if not line.strip():
                 continue
+            if label:
+                observe.heard(label)
             try:
                 event = json.loads(line)
             except RecursionError:

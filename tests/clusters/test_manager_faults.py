@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 import anyio
 import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.clusters.manager import ClusterManager
-from fleet.kube import CircuitOpen, Credentials, KubeError, get_version, request_json
+from fleet.kube import (
+    CircuitOpen,
+    Credentials,
+    KubeError,
+    build_api_client,
+    get_version,
+    request_json,
+)
+from fleet.kube.watch import list_and_watch
 from tests.clusters.harness import (
     FAST,
     Env,
@@ -175,6 +184,40 @@ async def test_a_cluster_busy_with_other_traffic_is_not_probed_but_an_idle_one_i
         busy_probes = manager.health("busy").probes - start_busy
         idle_probes = manager.health("idle").probes - start_idle
     assert busy_probes <= 1  # at most the probe already due when the traffic began
+    assert idle_probes >= 4
+
+
+async def test_a_cluster_whose_watch_keeps_delivering_is_not_probed_even_past_passive_health(
+    sim_env: Env,
+) -> None:
+    """A steady fleet sends nothing beyond its open watches: a watch line (event or bookmark)
+    proves the cluster serves this client, so it stands in for probes with no time limit."""
+    watched, idle = sim_env.members[0], sim_env.members[1]
+    settings = replace(FAST, probe_interval=0.2, passive_health=0.3)
+    async with ClusterManager(settings) as manager, anyio.create_task_group() as tg:
+        await manager.upsert("watched", creds(watched))
+        await manager.upsert("idle", creds(idle))
+        await manager.wait_for("watched", lambda h: h.ready is True, timeout=10)
+        await manager.wait_for("idle", lambda h: h.ready is True, timeout=10)
+        async with manager.use("watched") as api:
+
+            async def ignore(*_args: Any) -> None:
+                return None
+
+            path = "/api/v1/namespaces/default/configmaps"
+            tg.start_soon(lambda: list_and_watch(api, path, on_reset=ignore, on_event=ignore))
+            await anyio.sleep(0.3)  # the watch is open
+            start_watched = manager.health("watched").probes
+            start_idle = manager.health("idle").probes
+            async with build_api_client(creds(watched)) as other:  # unlabelled: not observed
+                for i in range(20):  # 2 s of events on the watch; the manager sends nothing
+                    body = {"metadata": {"name": f"w-{i}"}}
+                    await request_json(other, "POST", path, body=body)
+                    await anyio.sleep(0.1)
+            watched_probes = manager.health("watched").probes - start_watched
+            idle_probes = manager.health("idle").probes - start_idle
+            tg.cancel_scope.cancel()
+    assert watched_probes <= 1  # at most the probe already due when the watch opened
     assert idle_probes >= 4
 
 
