@@ -22,7 +22,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.kube import KubeError, NotFound
 from fleet.sync import apply as applier
-from fleet.sync import appraise, discovery, hookrun, hooks, ordering, prune
+from fleet.sync import appraise, discovery, hookrun, hooks, ordering, prune, syncoptions
 from fleet.sync.diff import changed_paths, differs
 from fleet.sync.discovery import Resource, UnknownKind
 from fleet.sync.inventory import Key, ResourceState, describe, key_of
@@ -158,13 +158,20 @@ class SyncEngine:
         """The object as it would be after fleet's apply (server-side dry run)."""
         assert plan.resource is not None
         opts = self._apply_options(plan.options)
+        outgoing = self._outgoing(plan)
         if opts.replace:
             return await applier.replace(
-                self.api, plan.resource, plan.obj, plan.live, opts, dry_run=True
+                self.api, plan.resource, outgoing, plan.live, opts, dry_run=True
             )
         return await applier.server_side_apply(
-            self.api, plan.resource, plan.obj, opts, dry_run=True
+            self.api, plan.resource, outgoing, opts, dry_run=True
         )
+
+    def _outgoing(self, plan: Planned) -> Obj:
+        """What is sent for `plan`: the desired object with ignoreDifferences' JSON pointers
+        taken from the live object (fleet.sync.syncoptions.respect_ignored), so an HPA's
+        replicas survive every apply."""
+        return syncoptions.respect_ignored(plan.obj, plan.live, self.spec.ignore)
 
     async def plan(
         self,
@@ -395,7 +402,12 @@ class SyncEngine:
             return
         res = await self.discovery.resolve("v1", "Namespace")
         obj: Obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        if await applier.get(self.api, res, obj, timeout=self.timeout) is None:
+        managed = self.spec.namespace_metadata
+        if managed:  # managedNamespaceMetadata: applied every sync, created or not
+            obj["metadata"].update({k: dict(v) for k, v in managed.items()})
+            await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
+            self.writes += 1
+        elif await applier.get(self.api, res, obj, timeout=self.timeout) is None:
             # Not tracked on purpose: a namespace fleet creates for the app is never pruned.
             await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
             self.writes += 1
@@ -404,10 +416,11 @@ class SyncEngine:
         """Apply one planned object (SSA, or PUT with Replace=true)."""
         assert plan.resource is not None
         opts = self._apply_options(plan.options)
+        outgoing = self._outgoing(plan)
         if opts.replace:
-            result = await applier.replace(self.api, plan.resource, plan.obj, plan.live, opts)
+            result = await applier.replace(self.api, plan.resource, outgoing, plan.live, opts)
         else:
-            result = await applier.server_side_apply(self.api, plan.resource, plan.obj, opts)
+            result = await applier.server_side_apply(self.api, plan.resource, outgoing, opts)
         self.writes += 1
         self.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), result)
         return result
@@ -438,6 +451,7 @@ class SyncEngine:
         runner = hookrun.HookRunner(self)
         try:
             await self._ensure_namespace()
+            await self._refuse_shared(comparison)
             await self._run_hooks(runner, plan.phase(hooks.PRE_SYNC), op)
             await self._apply_waves(comparison, runner, plan.phase(hooks.SYNC), op)
             await self._prune(comparison, op, prune_enabled, allow_empty, remove_hooks)
@@ -635,6 +649,25 @@ class SyncEngine:
             return item
         return False
 
+    async def _refuse_shared(self, comparison: Comparison) -> None:
+        """FailOnSharedResource=true: fail before any write when a desired object is already
+        part of another Application (its tracking annotation names that one). The comparison
+        lists only this Application's objects, so the others are read here."""
+        if not self.spec.option("FailOnSharedResource"):
+            return
+        shared = []
+        for key, plan in sorted(comparison.plans.items()):
+            live = plan.live
+            if live is None and plan.resource is not None:
+                live = await applier.get(self.api, plan.resource, plan.obj, timeout=self.timeout)
+            owner = syncoptions.shared_owner(self.spec.app, live)
+            if owner is not None:
+                shared.append(f"{describe(key)} is part of Application {owner}")
+        if shared:
+            raise SyncFailed(
+                "shared resource found (FailOnSharedResource=true): " + "; ".join(shared[:5])
+            )
+
     async def _prune(
         self,
         comparison: Comparison,
@@ -666,10 +699,11 @@ class SyncEngine:
             comparison.extraneous.items(), key=lambda kv: ordering.sort_key(kv[1][1]), reverse=True
         ):
             g, k, ns, name = key
-            if prune.keeps(live):
+            kept = syncoptions.keeps(live, self.spec.sync_options, deleting=remove_hooks)
+            if kept is not None:  # Prune=false (resource or Application), Delete=false
                 op.results.append(
                     ResourceResult(
-                        g, res.version, k, ns, name, "PruneSkipped", "ignored (Prune=false)", "Sync"
+                        g, res.version, k, ns, name, "PruneSkipped", f"ignored ({kept})", "Sync"
                     )
                 )
                 continue

@@ -22,6 +22,10 @@ class AppSpec:
     sync_options: frozenset[str] = frozenset()
     ignore: tuple[IgnoreRule, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    namespace_metadata: Mapping[str, Mapping[str, str]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
+    """`syncPolicy.managedNamespaceMetadata` ({labels, annotations}) for CreateNamespace."""
 
     def option(self, name: str, value: str = "true") -> bool:
         return f"{name}={value}" in self.sync_options
@@ -44,4 +48,9 @@ class AppSpec:
             sync_options=frozenset(str(o) for o in policy.get("syncOptions") or ()),
             ignore=tuple(IgnoreRule.parse(r) for r in spec.get("ignoreDifferences") or ()),
             retry=RetryPolicy.parse(policy.get("retry")),
+            namespace_metadata={
+                key: {str(k): str(v) for k, v in values.items()}
+                for key, values in (policy.get("managedNamespaceMetadata") or {}).items()
+                if key in ("labels", "annotations") and isinstance(values, Mapping) and values
+            },
         )
