@@ -22,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "realapi: needs kube-apiserver and etcd built into .cache/bin (slow start)"
     )
+    config.addinivalue_line(
+        "markers", "kind: needs the kind harness (root, apt-get, go); skips saying why otherwise"
+    )
 
 
 def kube_bin_dir() -> Path:

@@ -1,16 +1,11 @@
-"""The kind harness (e2e/kind/run.sh): its static checks run everywhere, the run itself only
-where kind, kubectl and a running Docker engine are available.
-
-The scenario run.sh ends with is e2e/scenario, which test_scenario_realapi.py runs against real
-kube-apiservers on every machine that has the binaries built.
-"""
+"""The kind harness's parts that need no Docker: they run everywhere. The run itself is
+test_kind_scenario.py (where the harness can start its own engine)."""
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from e2e.kind.capfilter import bounding_set, filter_process, option, rewrite
+from e2e.kind.images import WORKLOAD_IMAGE
+from e2e.kind.stamps import Stages, digest
+from e2e.kind.workloads import kind_repo_files
+from e2e.scenario.repo import example_files
+
 ROOT = Path(__file__).resolve().parents[2]
 KIND_DIR = ROOT / "e2e" / "kind"
 RUN_SH = KIND_DIR / "run.sh"
 RENDER_BIN = Path(os.environ.get("FLEET_RENDER_BIN_DIR") or ROOT / ".cache" / "bin")
-BASH = shutil.which("bash") or "/bin/bash"
 
 
 def _shellcheck() -> str:
@@ -35,48 +35,6 @@ def _shellcheck() -> str:
     return which
 
 
-def _stub_bin(tmp_path: Path, scripts: dict[str, str]) -> Path:
-    """A PATH directory holding only the given commands (bash scripts)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in scripts.items():
-        path = bin_dir / name
-        path.write_text(f"#!{BASH}\n{body}\n")
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return bin_dir
-
-
-def _run_sh(path_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [BASH, str(RUN_SH), *args],
-        env={"PATH": str(path_dir), "HOME": str(path_dir)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _kind_unavailable() -> str | None:
-    """Why the kind run cannot happen here, or None when it can. The engine is checked first:
-    it is what a machine with the CLIs installed most often lacks."""
-    if shutil.which("docker") is None:
-        return "kind e2e needs a running Docker engine: the docker CLI is not installed"
-    try:
-        info = subprocess.run(
-            ["docker", "info"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return "kind e2e needs a running Docker engine: `docker info` failed: timed out after 30 s"
-    if info.returncode != 0:
-        lines = (info.stderr or info.stdout).strip().splitlines() or ["(no output)"]
-        return f"kind e2e needs a running Docker engine: `docker info` failed: {lines[-1]}"
-    for tool in ("kind", "kubectl"):
-        if shutil.which(tool) is None:
-            return f"kind e2e needs `{tool}` on PATH; it is not installed"
-    return None
-
-
 # -- static checks: run everywhere -------------------------------------------------------------
 
 
@@ -87,13 +45,6 @@ def test_shellcheck_passes_on_the_kind_scripts() -> None:
         [_shellcheck(), *scripts], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_run_sh_is_strict_and_executable() -> None:
-    text = RUN_SH.read_text()
-    assert text.startswith("#!/usr/bin/env bash\n")
-    assert "\nset -euo pipefail\n" in text
-    assert os.access(RUN_SH, os.X_OK)
 
 
 def test_the_overlay_renders_the_controller_with_the_e2e_image() -> None:
@@ -120,78 +71,111 @@ def test_the_overlay_renders_the_controller_with_the_e2e_image() -> None:
     assert {"Namespace", "ServiceAccount", "Role", "RoleBinding", "Service"} <= kinds
 
 
-def test_every_file_run_sh_names_exists() -> None:
+def test_run_sh_is_strict_and_executable() -> None:
     text = RUN_SH.read_text()
-    variables = dict(re.findall(r'^([A-Z_]+)="\$(?:HERE|ROOT)/([^"]*)"$', text, re.MULTILINE))
-    referenced = re.findall(r"\$(HERE|ROOT)/([A-Za-z0-9_./-]+)", text)
-    assert referenced, "run.sh names no files"
-    for base, relative in referenced:
-        path = (KIND_DIR if base == "HERE" else ROOT) / relative
-        assert path.exists(), f"run.sh names ${base}/{relative}, which does not exist"
-    assert set(variables) >= {"KIND_CONFIG", "OVERLAY", "CRDS", "SCENARIO"}
-    assert (ROOT / "e2e" / "scenario" / "__main__.py").exists()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "\nset -euo pipefail\n" in text
+    assert os.access(RUN_SH, os.X_OK)
+    assert (ROOT / "tests" / "e2e_harness" / "test_kind_scenario.py").exists()
 
 
-def test_kind_config_is_a_single_node_kind_cluster() -> None:
+def test_kind_config_is_one_node_without_kindnetd_and_tolerates_cgroup_v1() -> None:
     config = yaml.safe_load((KIND_DIR / "cluster.yaml").read_text())
-    assert config["kind"] == "Cluster"
-    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
     assert [n["role"] for n in config["nodes"]] == ["control-plane"]
+    assert config["networking"]["disableDefaultCNI"] is True
+    patches = [yaml.safe_load(p) for p in config["kubeadmConfigPatches"]]
+    assert {"kind": "KubeletConfiguration", "failCgroupV1": False} in patches
 
 
-def test_run_sh_without_kind_says_how_to_install_it(tmp_path: Path) -> None:
-    bin_dir = _stub_bin(tmp_path, {"kubectl": "exit 0", "docker": "exit 0"})
-    done = _run_sh(bin_dir)
-    assert done.returncode == 3
-    assert "kind is not installed" in done.stderr
+def test_the_node_image_cni_config_is_a_bridge_on_the_kind_pod_subnet() -> None:
+    conflist = json.loads((KIND_DIR / "images" / "node" / "10-fleet-bridge.conflist").read_text())
+    bridge = conflist["plugins"][0]
+    assert bridge["type"] == "bridge" and bridge["ipMasq"] is True
+    assert bridge["ipam"]["ranges"][0][0]["subnet"] == "10.244.0.0/24"
 
 
-def test_run_sh_without_a_docker_engine_says_docker_info_failed(tmp_path: Path) -> None:
-    engine_down = (
-        'if [[ "$1" == info ]]; then echo "Cannot connect to the Docker daemon at '
-        'unix:///var/run/docker.sock." >&2; exit 1; fi; exit 0'
-    )
-    bin_dir = _stub_bin(tmp_path, {"kind": "exit 0", "kubectl": "exit 0", "docker": engine_down})
-    done = _run_sh(bin_dir)
-    assert done.returncode == 3
-    assert "kind e2e needs a running Docker engine: `docker info` failed:" in done.stderr
-    assert "Cannot connect to the Docker daemon" in done.stderr
+# -- the runc capability filter -----------------------------------------------------------------
+
+NO_SYS_RESOURCE = 0x1FFFEFFFFFF  # CapBnd of a host without CAP_SYS_RESOURCE (bit 24)
 
 
-def test_run_sh_check_tools_passes_when_the_tools_answer(tmp_path: Path) -> None:
-    bin_dir = _stub_bin(tmp_path, {"kind": "exit 0", "kubectl": "exit 0", "docker": "exit 0"})
-    done = _run_sh(bin_dir, "--check-tools")
-    assert done.returncode == 0, done.stderr
-    assert "running Docker engine: ok" in done.stderr
+def test_capfilter_reads_the_bounding_set_from_proc_status() -> None:
+    status = "Name:\tx\nCapInh:\t0000000000000000\nCapBnd:\t000001fffeffffff\n"
+    assert bounding_set(status) == NO_SYS_RESOURCE
 
 
-def test_run_sh_rejects_an_unknown_option(tmp_path: Path) -> None:
-    sed = shutil.which("sed") or "/bin/sed"
-    bin_dir = _stub_bin(tmp_path, {"sed": f'exec {sed} "$@"'})
-    done = _run_sh(bin_dir, "--no-such-option")
-    assert done.returncode == 2
-    assert "Usage: e2e/kind/run.sh" in done.stderr
+def test_capfilter_drops_only_capabilities_outside_the_bounding_set() -> None:
+    process = {"capabilities": {"bounding": ["CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_NEW_ONE"]}}
+    filter_process(process, NO_SYS_RESOURCE)
+    assert process["capabilities"]["bounding"] == ["CAP_SYS_ADMIN", "CAP_NEW_ONE"]
 
 
-# -- the kind run itself: only with kind, kubectl and a Docker engine --------------------------
+def test_capfilter_rewrites_a_bundle_config_in_place(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    caps = ["CAP_CHOWN", "CAP_SYS_RESOURCE"]
+    config.write_text(json.dumps({"process": {"capabilities": {"effective": caps}}}))
+    rewrite(config, NO_SYS_RESOURCE, whole_config=True)
+    assert json.loads(config.read_text())["process"]["capabilities"]["effective"] == ["CAP_CHOWN"]
 
 
-@pytest.mark.slow
-def test_kind_harness_converges_every_application() -> None:
-    reason = _kind_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    done = subprocess.run(
-        [BASH, str(RUN_SH)],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        cwd=ROOT,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-5000:]
-    assert "scenario passed: 4 Applications Synced and Healthy" in output
-    for app in ("web", "api"):
-        for member in ("fleet-member-1", "fleet-member-2"):
-            assert f"{app}-{member}: Synced Healthy" in output
+def test_capfilter_finds_the_bundle_in_both_option_spellings() -> None:
+    assert option(["create", "--bundle", "/b", "id"], "--bundle", "-b") == "/b"
+    assert option(["create", "--bundle=/b", "id"], "--bundle", "-b") == "/b"
+    assert option(["create", "-b", "/b", "id"], "--bundle", "-b") == "/b"
+    assert option(["start", "id"], "--bundle", "-b") is None
+
+
+# -- stamps -----------------------------------------------------------------------------------
+
+
+def test_a_stage_with_unchanged_inputs_is_skipped(tmp_path: Path) -> None:
+    stages = Stages(tmp_path)
+    calls: list[str] = []
+    stages.run("s", "key-1", lambda: calls.append("built"))
+    stages.run("s", "key-1", lambda: calls.append("built again"))
+    assert calls == ["built"]
+    assert [fresh for _, _, fresh in stages.times.rows] == [False, True]
+
+
+def test_a_stage_runs_again_when_its_inputs_or_outputs_change(tmp_path: Path) -> None:
+    stages = Stages(tmp_path)
+    calls: list[str] = []
+    stages.run("s", "key-1", lambda: calls.append("1"))
+    stages.run("s", "key-2", lambda: calls.append("2"))
+    stages.run("s", "key-2", lambda: calls.append("3"), outputs_exist=lambda: False)
+    assert calls == ["1", "2", "3"]
+
+
+def test_a_failed_stage_leaves_no_stamp(tmp_path: Path) -> None:
+    stages = Stages(tmp_path)
+
+    def fail() -> None:
+        raise RuntimeError("build failed")
+
+    with pytest.raises(RuntimeError):
+        stages.run("s", "key-1", fail)
+    calls: list[str] = []
+    stages.run("s", "key-1", lambda: calls.append("retried"))
+    assert calls == ["retried"]
+
+
+def test_the_digest_follows_file_contents(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_text("a")
+    before = digest(path, "v1")
+    path.write_text("b")
+    assert digest(path, "v1") != before
+
+
+# -- the kind run's repository ------------------------------------------------------------------
+
+
+def test_the_kind_repo_adds_a_deployment_and_a_presync_job_to_the_shared_example() -> None:
+    files = kind_repo_files("green")
+    assert set(example_files()) <= set(files)
+    job = yaml.safe_load(files["apps/web/presync-job.yaml"])
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
+    deployment = yaml.safe_load(files["apps/web/deployment.yaml"])
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == WORKLOAD_IMAGE and container["imagePullPolicy"] == "Never"
+    assert yaml.safe_load(files["apps/web/configmap.yaml"])["data"] == {"color": "green"}
