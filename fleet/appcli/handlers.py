@@ -119,29 +119,7 @@ async def _sync(args: argparse.Namespace) -> int:
 
 async def _rollback(args: argparse.Namespace) -> int:
     def build(app: dict[str, Any]) -> dict[str, Any]:
-        name = args.name
-        if views.automated(app.get("spec") or {}):
-            raise CliError(
-                f"application {name!r} has automated sync enabled: a rollback would be undone "
-                "by the next automated sync; disable it first (remove "
-                "spec.syncPolicy.automated), then roll back",
-                EXIT_BAD_INPUT,
-            )
-        entries = _history(app)
-        entry = next((e for e in entries if e.get("id") == args.id), None)
-        if entry is None:
-            valid = ", ".join(str(e.get("id")) for e in entries) or "none (no history yet)"
-            raise CliError(
-                f"application {name!r} has no history ID {args.id}; valid IDs: {valid}",
-                EXIT_BAD_INPUT,
-            )
-        if not entry.get("revision"):
-            raise CliError(
-                f"application {name!r}: history ID {args.id} records no revision", EXIT_BAD_INPUT
-            )
-        return operation.sync_operation(
-            str(entry["revision"]), prune=args.prune, source=entry.get("source")
-        )
+        return operation.rollback_operation(app, args.name, args.id, prune=args.prune)
 
     return await _request_and_report(args, build, f"rollback to history ID {args.id}")
 

@@ -19,7 +19,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.appcli.errors import EXIT_BAD_INPUT, EXIT_FAILED, AppNotFound, CliError
 from fleet.appcli.hub import get_application, hub_error, patch_application
-from fleet.appcli.views import parse_time
+from fleet.appcli.views import automated, parse_time
 from fleet.kube import Conflict, KubeError
 
 TERMINAL = ("Succeeded", "Failed", "Error")
@@ -54,6 +54,35 @@ def sync_operation(
     if sync_options:
         sync["syncOptions"] = list(sync_options)
     return {"sync": sync, "initiatedBy": {"username": local_user()}}
+
+
+def rollback_operation(
+    app: Mapping[str, Any], name: str, history_id: int, *, prune: bool = False
+) -> dict[str, Any]:
+    """The sync to history entry `history_id` (Argo CD's rollback), or CliError saying why
+    not (automated sync would undo it; no such entry; an entry without a revision). Shared by
+    `fleet app rollback` and the dashboard."""
+    if automated(app.get("spec") or {}):
+        raise CliError(
+            f"application {name!r} has automated sync enabled: a rollback would be undone "
+            "by the next automated sync; disable it first (remove "
+            "spec.syncPolicy.automated), then roll back",
+            EXIT_BAD_INPUT,
+        )
+    history = (app.get("status") or {}).get("history")
+    entries = [e for e in history if isinstance(e, Mapping)] if isinstance(history, list) else []
+    entry = next((e for e in entries if e.get("id") == history_id), None)
+    if entry is None:
+        valid = ", ".join(str(e.get("id")) for e in entries) or "none (no history yet)"
+        raise CliError(
+            f"application {name!r} has no history ID {history_id}; valid IDs: {valid}",
+            EXIT_BAD_INPUT,
+        )
+    if not entry.get("revision"):
+        raise CliError(
+            f"application {name!r}: history ID {history_id} records no revision", EXIT_BAD_INPUT
+        )
+    return sync_operation(str(entry["revision"]), prune=prune, source=entry.get("source"))
 
 
 def in_progress(app: Mapping[str, Any]) -> bool:

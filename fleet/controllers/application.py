@@ -182,6 +182,9 @@ class ApplicationController:
         not resolvable: the leader's). Default: one replica owns every cluster."""
         # -- end sharding hook --
         self.apps: dict[str, Obj] = {}
+        self.observers: list[Callable[[str, Obj | None], None]] = []
+        """Called with (name, object or None when deleted) for every hub event on an
+        Application, status writes included: the dashboard's feed (fleet.server.dashboard)."""
         self.projects: dict[str, Obj] = {}
         self.queue = WorkQueue(
             self.reconcile,
@@ -233,6 +236,8 @@ class ApplicationController:
             for gone in set(self.apps) - names:
                 self.apps.pop(gone, None)
                 self.queue.add(gone)
+                for observer in self.observers:
+                    observer(gone, None)
             for item in items:
                 await event("ADDED", item)
             self._mark_listed("applications")
@@ -240,6 +245,8 @@ class ApplicationController:
         async def event(kind: str, obj: Obj) -> None:
             name = str(obj["metadata"]["name"])
             old = self.apps.get(name)
+            for observer in self.observers:
+                observer(name, None if kind == "DELETED" else obj)
             if kind == "DELETED":
                 self.apps.pop(name, None)
                 self.queue.add(name)

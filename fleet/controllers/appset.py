@@ -459,6 +459,10 @@ class ApplicationSetController:
 
     # -- events ------------------------------------------------------------------------------
 
+    def cached(self) -> Mapping[str, dict[str, Any]]:
+        """The ApplicationSets as last seen on the hub (read-only: the dashboard's view)."""
+        return self._appsets
+
     def _enqueue(self, name: str, after: float = 0.0) -> None:
         if self._synced and name:
             self.queue.add(name, after=after)

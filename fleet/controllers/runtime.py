@@ -42,6 +42,7 @@ from fleet.git.webhooks import WebhookSecrets
 from fleet.kube.client import Credentials, FleetApiClient
 from fleet.render import RenderTools, report_sandbox
 from fleet.server.app import HttpServer, make_app
+from fleet.server.dashboard import Dashboard, for_controller, run_for_controller
 from fleet.server.health import DEFAULT_STALL, make_health_app
 from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
@@ -91,6 +92,8 @@ class ControllerSettings:
     generated Applications' Projects do not permit (Argo CD's behaviour)."""
     exec_policy: ExecPolicy = NO_EXEC
     """Exec plugins hub Secrets may run (`--exec-plugin-allow`); default none."""
+    dashboard: bool = True
+    """The web dashboard under /dashboard/ on `--listen` (`--no-dashboard` turns it off)."""
     in_cluster_enabled: bool = True
     """Argo CD's `cluster.inClusterEnabled` (`--no-in-cluster` turns it off): the hub is the
     destination `https://kubernetes.default.svc` / `in-cluster`, reached with the controller's
@@ -139,6 +142,7 @@ class Controller:
         """Set once both ports are bound (`port`, `health_port`), before the hub is read."""
         self.applications: ApplicationController | None = None
         self.appsets: ApplicationSetController | None = None
+        self.dashboard: Dashboard | None = None
         self._scope: anyio.CancelScope | None = None
         self._ready = False
         # -- sharding --
@@ -255,6 +259,8 @@ class Controller:
                 # The configured port first: an ephemeral health port (`:0`) bound before it
                 # could be handed the very port the operator (or a test) chose for --listen.
                 runner = await self._serve(cache)
+                if self.dashboard is not None:
+                    tg.start_soon(run_for_controller, self, self.dashboard)
                 health: HttpServer | None = None
                 try:
                     health = await self._serve_health(live)
@@ -392,6 +398,8 @@ class Controller:
         app = make_app(
             cache, self.settings.webhook_secrets, self.metrics, self._not_ready, limits=limits
         )
+        if self.settings.dashboard:
+            self.dashboard = for_controller(self, app)
         server = HttpServer(app, limits=limits, metrics=self.metrics)
         self.port = await server.start(self.settings.listen_host, self.settings.listen_port)
         return server
