@@ -396,7 +396,9 @@ class SyncEngine:
         log.info("sync.finished", phase=op.phase, retries=op.retry_count, writes=self.writes)
         return op
 
-    async def _ensure_namespace(self) -> None:
+    async def _ensure_namespace(self, comparison: Comparison | None = None) -> None:
+        """CreateNamespace=true: create the destination namespace when it is absent. A live
+        object of this Application in it (from `comparison`) shows it exists: no GET."""
         name = self.spec.namespace
         if not name or not self.spec.option("CreateNamespace"):
             return
@@ -407,6 +409,10 @@ class SyncEngine:
             obj["metadata"].update({k: dict(v) for k, v in managed.items()})
             await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
             self.writes += 1
+        elif comparison is not None and any(
+            plan.live is not None and plan.key[2] == name for plan in comparison.plans.values()
+        ):
+            return
         elif await applier.get(self.api, res, obj, timeout=self.timeout) is None:
             # Not tracked on purpose: a namespace fleet creates for the app is never pruned.
             await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
@@ -450,7 +456,7 @@ class SyncEngine:
         plan = hookrun.plan(manifests, op.revision, op.started_at)
         runner = hookrun.HookRunner(self)
         try:
-            await self._ensure_namespace()
+            await self._ensure_namespace(comparison)
             await self._refuse_shared(comparison)
             await self._run_hooks(runner, plan.phase(hooks.PRE_SYNC), op)
             await self._apply_waves(comparison, runner, plan.phase(hooks.SYNC), op)

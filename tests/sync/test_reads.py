@@ -128,3 +128,14 @@ async def test_the_health_gate_reads_a_rollout_from_the_shared_watch_not_by_poll
     assert op.phase == "Succeeded", op.message
     assert eng.status.health == "Healthy"
     assert item_gets(seen.seen, "deployments") == []
+
+
+async def test_a_sync_of_objects_that_exist_does_not_read_their_namespace(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace)  # CreateNamespace=true
+    await eng.sync([configmap("a"), configmap("b")], "rev1")
+    seen = count_requests(api)
+    op = await eng.sync([configmap("a"), configmap("b", {"key": "changed"})], "rev2")
+    assert op.phase == "Succeeded", op.message
+    assert item_gets(seen.seen, "namespaces") == []
