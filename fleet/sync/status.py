@@ -88,7 +88,10 @@ class AppStatus:
 
     def record_history(self, op: Operation) -> None:
         """Append a finished sync (bounded to the last 10; ids increase, as in Argo CD)."""
-        next_id = (self.history[-1]["id"] + 1) if self.history else 0
+        # One past the highest id: the history may come from Argo CD (a takeover) or be edited
+        # by hand, so an entry that is not a mapping or has no integer id is skipped, not fatal.
+        ids = [e["id"] for e in self.history if isinstance(e, dict) and type(e.get("id")) is int]
+        next_id = max(ids) + 1 if ids else 0
         self.history.append({
             "id": next_id, "revision": op.revision, "deployStartedAt": op.started_at,
             "deployedAt": op.finished_at or now(), "result": op.phase,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.sync.status import AppStatus, Operation
 from fleet.sync.tracking import AppRef, argocd_instance_name, owned_by, stamp
 
 Obj = dict[str, Any]
@@ -81,3 +82,12 @@ def test_fleet_marks_still_count_in_argo_cd_mode() -> None:
 def test_instance_name_is_namespace_qualified_outside_argo_cds_namespace() -> None:
     assert argocd_instance_name("argocd", "web", "argocd") == "web"
     assert argocd_instance_name("team-a", "web", "argocd") == "team-a_web"
+
+
+def test_history_continues_after_argo_cds_highest_id_and_skips_malformed_entries() -> None:
+    status = AppStatus.from_dict(
+        {"history": [{"id": 7, "revision": "a"}, "junk", {"id": "8"}, {"revision": "b"}]}
+    )
+    status.record_history(Operation(phase="Succeeded", revision="c"))
+    assert status.history[-1]["id"] == 8
+    assert status.history[0] == {"id": 7, "revision": "a"}
