@@ -95,6 +95,7 @@ NEEDED: tuple[tuple[str, str, str, str], ...] = (
         for verb in ("update", "patch")
     ),
     *(("", "secrets", "", verb) for verb in ("get", "list", "watch")),
+    *(("", "configmaps", "", verb) for verb in ("get", "list", "watch")),
     *(
         ("coordination.k8s.io", "leases", "", v)
         for v in ("get", "list", "watch", "create", "update")
