@@ -135,13 +135,19 @@ def _group(app: Mapping[str, Any]) -> str:
 def _trigger_fields(app: Mapping[str, Any]) -> str:
     """What makes a watch event worth a reconcile: not our own status writes."""
     meta = app.get("metadata") or {}
+    # The notifier's record of what it sent (fleet.notify.state) changes nothing to reconcile.
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k != "notified.notifications.argoproj.io"
+    }
     # Not metadata.generation: without a status subresource (Argo CD's Application CRD) every
     # status write bumps it; spec and operation below are what moves it otherwise.
     return json.dumps(
         [
             meta.get("deletionTimestamp"),
             meta.get("finalizers"),
-            meta.get("annotations"),
+            annotations,
             app.get("operation"),
             app.get("spec"),
         ],

@@ -40,6 +40,9 @@ from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
 from fleet.kube.client import Credentials, FleetApiClient
+from fleet.notify.config import SECRET as NOTIFICATIONS_SECRET
+from fleet.notify.metrics import NotifyMetrics
+from fleet.notify.runner import Notifier, NotifySettings
 from fleet.render import RenderTools, report_sandbox
 from fleet.server.app import HttpServer, make_app
 from fleet.server.dashboard import Dashboard, for_controller, run_for_controller
@@ -98,6 +101,9 @@ class ControllerSettings:
     """Argo CD's `cluster.inClusterEnabled` (`--no-in-cluster` turns it off): the hub is the
     destination `https://kubernetes.default.svc` / `in-cluster`, reached with the controller's
     own hub credentials, and the clusters generator's implicit local cluster."""
+    notifications: NotifySettings = field(default_factory=NotifySettings)
+    """Argo CD-style notifications (fleet.notify), sent where the ApplicationSet controller
+    runs; `enabled=False` (`--no-notifications`) turns them off."""
 
 
 def _own_credentials(hub: ApiClient) -> Credentials | None:
@@ -142,6 +148,8 @@ class Controller:
         """Set once both ports are bound (`port`, `health_port`), before the hub is read."""
         self.applications: ApplicationController | None = None
         self.appsets: ApplicationSetController | None = None
+        self.notifier: Notifier | None = None
+        self.notify_metrics = NotifyMetrics(self.metrics.registry)
         self.dashboard: Dashboard | None = None
         self._scope: anyio.CancelScope | None = None
         self._ready = False
@@ -275,6 +283,7 @@ class Controller:
                     await tg.start(apps.run)
                     if self.coordinator is None:
                         await tg.start(appsets.run)
+                        tg.start_soon(self._notify)
                     else:
                         await tg.start(self._lead, self.coordinator, repos)
                     # -- end sharding --
@@ -380,15 +389,33 @@ class Controller:
                     task_status.started()
                 await self._shards_changed.wait()
 
-    @staticmethod
     async def _term(
+        self,
         appsets: ApplicationSetController,
         scope: anyio.CancelScope,
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
+        """One leadership term: the ApplicationSet controller and the notifier (one sender)."""
         with scope:
-            await appsets.run(task_status=task_status)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._notify)
+                await appsets.run(task_status=task_status)
+
+    async def _notify(self) -> None:
+        """Notifications (fleet.notify), run only where the ApplicationSet controller runs,
+        so a sharded deployment sends each one once; a fresh notifier per term."""
+        if not self.settings.notifications.enabled:
+            return
+        self.notifier = Notifier(
+            self.hub,
+            self.settings.namespace,
+            flavour=self.settings.flavour,
+            secret=lambda: self.registry.secrets.get(NOTIFICATIONS_SECRET),
+            metrics=self.notify_metrics,
+            settings=self.settings.notifications,
+        )
+        await self.notifier.run()
 
     # -- end sharding -----------------------------------------------------------------------------
 

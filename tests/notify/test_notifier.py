@@ -1,0 +1,202 @@
+"""Notifications through the running controller on fleet.sim: subscriptions by annotation,
+each trigger sent once per state change (also across a restart), a hanging receiver never
+slowing a sync, bad conditions and templates reported on the Application."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet.api.resources import API_VERSION, APPLICATION
+from fleet.kube import request_json
+from fleet.notify.delivery import RetryPolicy
+from fleet.notify.runner import NotifySettings
+from fleet.notify.subscriptions import NOTIFIED
+from tests.controllers.harness import Scenario, synced_and_healthy
+from tests.notify.receiver import Receiver
+
+pytestmark = pytest.mark.anyio
+
+SUBSCRIBE = "notifications.argoproj.io/subscribe."
+FAST = NotifySettings(retry=RetryPolicy(attempts=3, backoff=0.05, max_backoff=0.2))
+
+
+def hook_template(path: str) -> str:
+    return (
+        "webhook:\n  hook:\n    method: POST\n"
+        f"    path: /{path}/{{{{.app.metadata.name}}}}\n"
+        '    body: \'{"revision": "{{.app.status.sync.revision}}", '
+        '"phase": "{{.app.status.operationState.phase}}", '
+        '"repo": "{{.app.spec.source.repoURL}}"}\'\n'
+    )
+
+
+async def put_config(scenario: Scenario, sink: Receiver, **extra: str) -> None:
+    data = {
+        "service.webhook.hook": f"url: {sink.url}\nbasicAuth:\n  username: fleet\n  password: $pw",
+        "template.app-sync-succeeded": hook_template("sync-succeeded"),
+        "template.app-created": hook_template("created"),
+        **extra,
+    }
+    ns = scenario.namespace
+    await request_json(
+        scenario.hub,
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        body={"metadata": {"name": "argocd-notifications-cm"}, "data": data},
+    )
+    await request_json(
+        scenario.hub,
+        "POST",
+        f"/api/v1/namespaces/{ns}/secrets",
+        body={"metadata": {"name": "argocd-notifications-secret"}, "stringData": {"pw": "pw1"}},
+    )
+
+
+async def create_app(scenario: Scenario, name: str, annotations: Mapping[str, str]) -> None:
+    member = scenario.member(0)
+    doc = {
+        "apiVersion": API_VERSION,
+        "kind": "Application",
+        "metadata": {
+            "name": name,
+            "namespace": scenario.namespace,
+            "annotations": dict(annotations),
+        },
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": scenario.repo_url, "path": "apps/api"},
+            "destination": {"name": member.name, "namespace": scenario.app_namespace},
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+    await request_json(scenario.hub, "POST", APPLICATION.collection(scenario.namespace), body=doc)
+
+
+async def annotate(scenario: Scenario, name: str, annotations: Mapping[str, str]) -> None:
+    await request_json(
+        scenario.hub,
+        "PATCH",
+        APPLICATION.item(scenario.namespace, name),
+        body={"metadata": {"annotations": dict(annotations)}},
+        content_type="application/merge-patch+json",
+    )
+
+
+async def wait_notified(scenario: Scenario, name: str, part: str) -> dict[str, Any]:
+    """Until the Application's sent-state holds a key containing `part` (a hang guard)."""
+    state: dict[str, Any] = {}
+    with anyio.fail_after(60):
+        while True:
+            app = await request_json(
+                scenario.hub, "GET", APPLICATION.item(scenario.namespace, name)
+            )
+            raw = (app["metadata"].get("annotations") or {}).get(NOTIFIED)
+            state = json.loads(raw) if raw else {}
+            if any(part in key for key in state):
+                return state
+            await anyio.sleep(0.2)
+
+
+async def wait_event(scenario: Scenario, name: str, text: str) -> dict[str, Any]:
+    with anyio.fail_after(60):
+        while True:
+            listing = await request_json(
+                scenario.hub, "GET", f"/api/v1/namespaces/{scenario.namespace}/events"
+            )
+            for event in listing.get("items") or []:
+                if (event.get("involvedObject") or {}).get("name") == name and text in str(
+                    event.get("message")
+                ):
+                    return dict(event)
+            await anyio.sleep(0.2)
+
+
+async def register(scenario: Scenario, sink: Receiver, **extra: str) -> None:
+    await scenario.register(scenario.member(0))
+    await put_config(scenario, sink, **extra)
+
+
+async def test_a_successful_sync_sends_one_on_sync_succeeded_with_the_apps_fields(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await register(scenario, sink)
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-sync-succeeded.hook": ""})
+        await sink.wait_for(1, "/sync-succeeded/api")
+        apps = await scenario.wait_apps(lambda a: synced_and_healthy(a.get("api", {})))
+        await wait_notified(scenario, "api", "on-sync-succeeded")
+        # More reconciles and notifier passes; on-created, subscribed last, is the barrier.
+        await annotate(scenario, "api", {"example.com/touch": "1"})
+        await annotate(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
+        await sink.wait_for(1, "/created/api")
+    (request,) = sink.on("/sync-succeeded/api")
+    assert request.json() == {
+        "revision": apps["api"]["status"]["sync"]["revision"],
+        "phase": "Succeeded",
+        "repo": scenario.repo_url,
+    }
+    assert request.headers["Authorization"].startswith("Basic ")
+
+
+async def test_a_restart_does_not_resend_what_the_annotation_records(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await register(scenario, sink)
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-sync-succeeded.hook": ""})
+        await sink.wait_for(1, "/sync-succeeded/api")
+        await wait_notified(scenario, "api", "on-sync-succeeded")
+    async with scenario.controller(notifications=FAST):
+        await annotate(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
+        await sink.wait_for(1, "/created/api")
+    assert len(sink.on("/sync-succeeded/api")) == 1
+
+
+async def test_a_hanging_receiver_does_not_slow_the_sync(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await register(scenario, sink)
+    sink.hold = True
+    settings = NotifySettings(request_timeout=300, retry=FAST.retry)
+    async with scenario.controller(notifications=settings):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
+        await sink.wait_for(1, "/created/api")
+        await scenario.wait_apps(lambda a: synced_and_healthy(a.get("api", {})))
+        assert sink.holding == 1  # the notification is still waiting on the receiver
+
+
+async def test_a_bad_condition_is_reported_on_the_application_naming_the_trigger(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await register(
+        scenario, sink, **{"trigger.on-bad": "- when: app.status.sync ==\n  send: [app-created]"}
+    )
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-bad.hook": ""})
+        event = await wait_event(scenario, "api", "trigger.on-bad[0].when")
+    assert event["reason"] == "NotificationFailed" and event["type"] == "Warning"
+
+
+async def test_a_bad_template_is_reported_on_the_application_naming_the_template(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await register(
+        scenario,
+        sink,
+        **{"template.app-created": "message: '{{ fail \"no owner label\" }}'"},
+    )
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
+        event = await wait_event(scenario, "api", "template.app-created.message")
+    assert "no owner label" in event["message"]
+    assert sink.requests == []
