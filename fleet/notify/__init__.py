@@ -7,6 +7,7 @@ templates, triggers), subscription annotations on Applications, the sent-state a
   expr.py           trigger conditions: a bounded evaluator of expr-lang's common subset
   subscriptions.py  annotations -> trigger -> destinations
   state.py          `notified.notifications.argoproj.io`: what was sent, in Argo CD's keys
+  decide.py         one Application's change -> notifications due, keys re-armed (pure)
   templates.py      Go templates rendered with generators' sandboxed engine
   services/         slack.py, teams.py, webhook.py: a rendered notification -> one request
   http.py           the outbound client (timeouts, size bound, TLS, no redirects)

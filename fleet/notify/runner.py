@@ -37,12 +37,12 @@ from fleet.kube.errors import KubeError, NotFound
 from fleet.kube.events import ObjectRef, record_event
 from fleet.kube.watch import list_and_watch
 from fleet.notify.config import CONFIGMAP, SECRET, NotifyConfig, parse_config
+from fleet.notify.decide import decide
 from fleet.notify.delivery import Delivery, Job, Outcome, RetryPolicy
-from fleet.notify.expr import ExprRuntimeError, format_value
 from fleet.notify.http import Sender
 from fleet.notify.metrics import NotifyMetrics
-from fleet.notify.state import condition_key, dump_state, load_state, state_key
-from fleet.notify.subscriptions import NOTIFIED, Destination, destinations
+from fleet.notify.state import dump_state, load_state
+from fleet.notify.subscriptions import NOTIFIED, Destination
 
 log = structlog.get_logger("fleet.notify")
 
@@ -257,54 +257,21 @@ class Notifier:
         app = self.apps.get(name)
         if app is None:
             return
-        config = self.config
-        wanted, problems = destinations(
-            _annotations(app), config.default_triggers, config.service_default_triggers
-        )
-        for problem in problems:
-            self._report(name, app, problem, problem)
-        if not wanted:
-            return
         state = self._state.get(name)
         if state is None:
             state = self._state[name] = load_state(_annotations(app))
-        failed = self._failed.setdefault(name, set())
-        env = {"app": app}
-        changed = False
-        for trigger, dests in wanted.items():
-            conditions = config.triggers.get(trigger)
-            if conditions is None:
-                why = config.broken_triggers.get(trigger) or (
-                    f"trigger {trigger!r} is not configured (no trigger.{trigger} in {CONFIGMAP} "
-                    "and no built-in of that name)"
-                )
-                self._report(name, app, f"trigger:{trigger}", why, trigger=trigger)
-                continue
-            for index, condition in enumerate(conditions):
-                try:
-                    triggered = condition.when.evaluate(env) is True
-                except ExprRuntimeError as error:  # Argo CD: an execution error is false
-                    log.debug("notify.condition_error", app=name, trigger=trigger, error=str(error))
-                    triggered = False
-                once = ""
-                if condition.once_per is not None:
-                    try:
-                        once = format_value(condition.once_per.evaluate(env))
-                    except ExprRuntimeError:
-                        once = ""
-                ckey = condition_key(index, condition.when.source)
-                for dest in dests:
-                    key = state_key(trigger, ckey, once, dest)
-                    if not triggered:
-                        failed.discard(key)
-                        if not once and key in state:
-                            del state[key]
-                            changed = True
-                        continue
-                    if key in state or key in failed or (name, key) in self._inflight:
-                        continue
-                    self._queue(name, app, trigger, key, dest, condition.send)
-        if changed:
+        decision = decide(
+            app,
+            self.config,
+            state,
+            skip=lambda key: (name, key) in self._inflight,
+            failed=self._failed.setdefault(name, set()),
+        )
+        for what, trigger, message in decision.problems:
+            self._report(name, app, what, message, trigger=trigger)
+        for due in decision.due:
+            self._queue(name, app, due.trigger, due.key, due.destination, due.send)
+        if decision.rearmed:
             self._persist(name)
 
     def _queue(
