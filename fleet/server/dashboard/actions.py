@@ -47,7 +47,9 @@ async def sync(
     requested = await operation.request(hub, namespace, name, build)
     revision = requested.app["operation"]["sync"].get("revision", "")
     kind = "dry-run sync" if dry_run else "sync"
-    return f"{kind} of {name} requested (revision {revision}{', prune' if prune else ''})"
+    by = requested.app["operation"].get("initiatedBy", {}).get("username", "")
+    options = ", prune" if requested.app["operation"]["sync"].get("prune") else ""
+    return f"{kind} of {name} requested by {by} (revision {revision}{options})"
 
 
 async def rollback(hub: ApiClient, namespace: str, name: str, user: str, history_id: int) -> str:

@@ -148,7 +148,7 @@ class HubFeed:
 class ControllerFeed:
     """The Store fed from a running Controller's caches (see the module docstring)."""
 
-    def __init__(self, controller: Controller, store: Store, *, interval: float = 1.0) -> None:
+    def __init__(self, controller: Controller, store: Store, *, interval: float = 0.25) -> None:
         self.controller = controller
         self.store = store
         self.interval = interval
