@@ -252,6 +252,19 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         'cluster.inClusterEnabled: "false"). Default: the hub is that destination, reached '
         "with the controller's own hub credentials, unless a cluster Secret registers it",
     )
+    run.add_argument(
+        "--no-notifications",
+        action="store_true",
+        help="send no notifications (default: Argo CD-style notifications from the "
+        "argocd-notifications-cm ConfigMap in the hub namespace; docs/notifications.md)",
+    )
+    run.add_argument(
+        "--notification-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="one request to a notification receiver may take this long, then it is retried",
+    )
 
 
 def default_cache_dir() -> Path:

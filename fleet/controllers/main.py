@@ -31,6 +31,7 @@ from fleet.clusters.manager import ManagerSettings
 from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.controllers.sharding import ShardSettings
 from fleet.git.webhooks import WebhookSecrets
+from fleet.notify.runner import NotifySettings
 from fleet.server.limits import HttpLimits
 from generators.limits import MIB, ExpansionLimits
 
@@ -99,6 +100,10 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
             max_body=args.webhook_max_body,
         ),
         in_cluster_enabled=not getattr(args, "no_in_cluster", False),
+        notifications=NotifySettings(
+            enabled=not getattr(args, "no_notifications", False),
+            request_timeout=float(getattr(args, "notification_timeout", 10.0)),
+        ),
         exec_policy=ExecPolicy.from_flags(
             getattr(args, "exec_plugin_allow", None) or [],
             getattr(args, "exec_plugin_env", None) or [],

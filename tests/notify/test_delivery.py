@@ -250,3 +250,17 @@ async def test_a_template_error_is_reported_naming_the_template(sink: Receiver) 
     assert outcome.message.startswith("template.t.message") and "a team label" in outcome.message
     assert count(metrics, "error", "hook") == 1
     assert sink.requests == []
+
+
+async def test_failures_name_the_receivers_origin_but_never_its_secret_path(
+    sink: Receiver,
+) -> None:
+    sink.statuses = [404]
+    outcome, _ = await deliver(
+        {"service.slack": f"url: {sink.url}/services/T0/B0/s3cretpath"},
+        "slack",
+        "",
+        ("app-sync-succeeded",),
+    )
+    assert outcome.result == "failed"
+    assert sink.url in outcome.message and "s3cretpath" not in outcome.message

@@ -3,7 +3,7 @@
 One module a service (slack.py, teams.py, webhook.py), all sent by fleet.notify.http. A
 request carries its credentials in headers built here from the service's options (secrets
 already substituted), never in anything logged: `Request.describe()` is what logs and errors
-may show (the method and the URL without query or userinfo).
+may show (the method and the URL's origin).
 """
 
 from __future__ import annotations
@@ -46,11 +46,13 @@ class Request:
     """Looks at a 2xx answer's body (Slack answers 200 with ok=false)."""
 
     def describe(self) -> str:
+        """Method and origin only: Slack incoming-webhook and Teams connector URLs carry
+        their secret in the path, so no path, query or userinfo is ever shown."""
         parts = urlsplit(self.url)
         host = parts.hostname or ""
         if parts.port:
             host = f"{host}:{parts.port}"
-        return f"{self.method} {urlunsplit((parts.scheme, host, parts.path, '', ''))}"
+        return f"{self.method} {urlunsplit((parts.scheme, host, '', '', ''))}"
 
 
 def json_field(notification: Mapping[str, Any], service: str, name: str) -> Any:
