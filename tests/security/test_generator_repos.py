@@ -54,7 +54,7 @@ def reading_team_b(scenario: Scenario, project: str = "team-a", **spec: Any) -> 
             {
                 "matrix": {
                     "generators": [
-                        {"clusters": {}},
+                        {"clusters": {}},  # the members only: in-cluster is off here
                         {
                             "git": {
                                 "repoURL": scenario.git.url("team-b"),
@@ -99,7 +99,7 @@ async def wait_error(scenario: Scenario, reason: str = "RepositoryNotPermitted")
 async def test_a_git_generator_reading_a_repository_outside_the_project_is_refused(
     scenario: Scenario,
 ) -> None:
-    async with scenario.controller():
+    async with scenario.controller(in_cluster_enabled=False):
         await scenario.apply_appset(reading_team_b(scenario))
         error = await wait_error(scenario)
         apps = await scenario.applications()
@@ -115,7 +115,7 @@ async def test_a_refused_applicationset_updates_and_deletes_nothing_it_made_befo
     await scenario.put_project(
         "wide", {"sourceRepos": ["*"], "destinations": [{"name": "*", "namespace": "*"}]}
     )
-    async with scenario.controller():
+    async with scenario.controller(in_cluster_enabled=False):
         await scenario.apply_appset(reading_team_b(scenario, project="wide"))
         before = await scenario.wait_apps(lambda apps: len(apps) == 2, what="two Applications")
         # The Applications move to team-a's Project (which does not list team B's repository)
@@ -147,7 +147,7 @@ async def test_a_templated_project_is_checked_for_every_generated_application(
     }
     doc = reading_team_b(scenario, project="{{owner}}", generators=generators)
     doc["spec"]["template"]["metadata"]["name"] = "{{path.basename}}-{{owner}}"
-    async with scenario.controller():
+    async with scenario.controller(in_cluster_enabled=False):
         await scenario.apply_appset(doc)
         error = await wait_error(scenario)
         apps = await scenario.applications()
@@ -158,7 +158,9 @@ async def test_a_templated_project_is_checked_for_every_generated_application(
 async def test_the_operator_can_let_generators_read_outside_the_project(
     scenario: Scenario,
 ) -> None:
-    async with scenario.controller(allow_generator_repos_outside_project=True):
+    async with scenario.controller(
+        allow_generator_repos_outside_project=True, in_cluster_enabled=False
+    ):
         await scenario.apply_appset(reading_team_b(scenario))
         apps = await scenario.wait_apps(lambda apps: len(apps) == 2, what="two Applications")
     assert set(apps) == {"acme-m1", "globex-m1"}
