@@ -5,55 +5,29 @@ Store: the controller's caches, or one hub watch per process for `fleet dashboar
 (coalesced server-sent events), auth.py (sessions, CSRF, TokenReview + SubjectAccessReview),
 actions.py (sync, refresh, rollback with the CLI's semantics), routes.py (pages and writes),
 templates/ (jinja2, sandboxed, autoescaped) and static/ (one hand-written script, one sheet).
+
+Importing this package is cheap (`fleet dashboard`'s arguments are registered on every `fleet`
+invocation): the names below load embed.py, jinja2 and the Kubernetes client on first use.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aiohttp import web
-
-from fleet.server.dashboard.routes import Dashboard
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fleet.controllers.runtime import Controller
+    from fleet.server.dashboard.embed import (
+        Dashboard,
+        for_controller,
+        mount,
+        run_for_controller,
+    )
 
 __all__ = ["Dashboard", "for_controller", "mount", "run_for_controller"]
 
 
-def mount(app: web.Application, dashboard: Dashboard) -> None:
-    """Serve `dashboard` under /dashboard/ of `app` (before `app` is frozen); `/` leads there."""
-    dashboard.add_routes(app)
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from fleet.server.dashboard import embed
 
-    async def home(_request: web.Request) -> web.Response:
-        raise web.HTTPFound("/dashboard/")
-
-    app.router.add_get("/", home)
-
-
-def for_controller(controller: Controller, app: web.Application) -> Dashboard:
-    """A dashboard over `controller`'s own caches, mounted on its HTTP app (run it with
-    `run_for_controller` once the controller's parts exist)."""
-    from fleet.server.dashboard.model import Store
-
-    settings = controller.settings
-    dashboard = Dashboard(
-        Store(),
-        controller.hub,
-        settings.namespace,
-        flavour=settings.flavour,
-        render_bin_dir=None,
-    )
-    mount(app, dashboard)
-    return dashboard
-
-
-async def run_for_controller(controller: Controller, dashboard: Dashboard) -> None:
-    """Feed and publish until cancelled (a task of the controller's task group)."""
-    import anyio
-
-    from fleet.server.dashboard.feeds import ControllerFeed
-
-    async with anyio.create_task_group() as tg:
-        await tg.start(dashboard.events.run)
-        await tg.start(ControllerFeed(controller, dashboard.store).run)
+        return getattr(embed, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
