@@ -78,12 +78,22 @@ def _readable(obj: Mapping[str, Any], path: str) -> bool:
     return True
 
 
+def _slim(obj: Any) -> Any:
+    """Drop `metadata.managedFields`: often most of an object's size, never read from a watch
+    but by ignoreDifferences' managedFieldsManagers (whose callers keep them)."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
+
+
 async def _stream(
     api: ApiClient,
     path: str,
     query: Mapping[str, str],
     on_event: OnEvent,
     inactivity: float,
+    managed_fields: bool = False,
 ) -> str:
     """Watch until the server ends the stream; returns the last resourceVersion seen."""
     resource_version = query["resourceVersion"]
@@ -122,6 +132,8 @@ async def _stream(
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if isinstance(rv, str) and rv:
                 resource_version = rv
+            if not managed_fields:
+                _slim(obj)
             if kind == "DELETED" or (kind in ("ADDED", "MODIFIED") and _readable(obj, path)):
                 await on_event(kind, obj)  # a deletion always passes: its name is all that counts
 
@@ -137,18 +149,24 @@ async def list_and_watch(
     inactivity: float = 90.0,
     request_timeout: float = 10.0,
     max_backoff: float = 30.0,
+    managed_fields: bool = False,
 ) -> None:
     """Run forever (until cancelled), keeping the caller in sync with the collection `path`.
 
     `server_timeout` (default: `watch_timeout()` per request) bounds each watch request on the
     server; `inactivity` declares a stream dead when nothing, not even a bookmark, came for that
-    long (API servers send one about every minute to a watch that asks)."""
+    long (API servers send one about every minute to a watch that asks). Objects come without
+    `metadata.managedFields` unless `managed_fields` (every cache of them holds less)."""
     backoff = 0.5
     while True:
         try:
             query = {"labelSelector": label_selector} if label_selector else {}
             listing = await request_json(api, "GET", path, query=query, timeout=request_timeout)
-            items = [i for i in listing.get("items") or [] if _readable(i, path)]
+            items = [
+                i if managed_fields else _slim(i)
+                for i in listing.get("items") or []
+                if _readable(i, path)
+            ]
             await on_reset(items)
             rv = str((listing.get("metadata") or {}).get("resourceVersion") or "")
             backoff = 0.5
@@ -160,7 +178,7 @@ async def list_and_watch(
                     "resourceVersion": rv,
                     "timeoutSeconds": str(server_timeout or watch_timeout()),
                 }
-                rv = await _stream(api, path, watch_query, on_event, inactivity)
+                rv = await _stream(api, path, watch_query, on_event, inactivity, managed_fields)
         except Gone:
             log.debug("watch.relist", path=path)
             continue

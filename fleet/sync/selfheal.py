@@ -105,7 +105,7 @@ class SelfHealer:
             return
         await list_and_watch(
             self.engine.api, res.collection(), on_reset=on_reset, on_event=on_event,
-            label_selector=selector,
+            label_selector=selector, managed_fields=True,
         )  # fmt: skip
 
     def _offer(self, key: Key, live: Obj | None) -> None:

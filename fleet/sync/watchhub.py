@@ -233,6 +233,7 @@ class WatchHub:
                     on_event=event,
                     label_selector=LABEL,
                     server_timeout=self.server_timeout,
+                    managed_fields=True,  # ignoreDifferences' managedFieldsManagers reads them
                 )
             except Exception as error:  # one stream never takes the others down
                 stream.error = str(error) or type(error).__name__

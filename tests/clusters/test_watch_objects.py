@@ -1,0 +1,80 @@
+"""Objects a watch hands over come without managedFields (often most of an object's size, and
+every cache of Applications, Clusters or live objects held them), unless the caller asks."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet.kube import Credentials, build_api_client, request_json
+from fleet.kube.watch import list_and_watch
+from fleet.sim import SimServer
+
+pytestmark = pytest.mark.anyio
+
+PATH = "/api/v1/namespaces/default/configmaps"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def seen_objects(tmp_path: Path, *, managed_fields: bool) -> list[dict[str, Any]]:
+    """One object listed, one from a watch event, as list_and_watch hands them over."""
+    seen: list[dict[str, Any]] = []
+    async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+        c = sim.clusters["c1"]
+        creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+        async with build_api_client(creds) as api, anyio.create_task_group() as tg:
+
+            async def apply(name: str) -> None:
+                await request_json(
+                    api,
+                    "PATCH",
+                    f"{PATH}/{name}",
+                    body={
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": name},
+                        "data": {"key": "value"},
+                    },
+                    query={"fieldManager": "test", "force": "true"},
+                    content_type="application/apply-patch+yaml",
+                )
+
+            async def on_reset(items: list[dict[str, Any]]) -> None:
+                seen.extend(items)
+
+            async def on_event(_kind: str, obj: dict[str, Any]) -> None:
+                seen.append(obj)
+
+            await apply("listed")
+            tg.start_soon(
+                lambda: list_and_watch(
+                    api, PATH, on_reset=on_reset, on_event=on_event, managed_fields=managed_fields
+                )
+            )
+            with anyio.fail_after(30):
+                while not seen:
+                    await anyio.sleep(0.02)
+                await apply("watched")
+                while len(seen) < 2:
+                    await anyio.sleep(0.02)
+            tg.cancel_scope.cancel()
+    return seen
+
+
+async def test_listed_and_watched_objects_come_without_managed_fields(tmp_path: Path) -> None:
+    seen = await seen_objects(tmp_path, managed_fields=False)
+    assert [o["metadata"]["name"] for o in seen] == ["listed", "watched"]
+    assert all("managedFields" not in o["metadata"] for o in seen)
+
+
+async def test_a_caller_that_reads_managed_fields_gets_them(tmp_path: Path) -> None:
+    seen = await seen_objects(tmp_path, managed_fields=True)
+    assert all(o["metadata"]["managedFields"] for o in seen)
