@@ -60,9 +60,28 @@ class NotifySettings:
     max_response_bytes: int = 64 * 1024
 
 
+@dataclass(frozen=True)
+class AppSource:
+    """Applications from a cache someone else keeps (the Application controller's watch), so
+    the notifier needs no second watch and no second copy of every Application: the current
+    objects, and the observer list called with (name, object or None when deleted) on each
+    hub event. Objects are shared: the notifier never changes them."""
+
+    snapshot: Callable[[], Mapping[str, Obj]]
+    observers: list[Callable[[str, Obj | None], None]]
+
+
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
+
+
+def _slim(obj: Obj) -> Obj:
+    """managedFields dropped from an object this watch owns (most of its size, never read)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -80,17 +99,20 @@ class Notifier:
         secret: Callable[[], Mapping[str, Any] | None] | None = None,
         metrics: NotifyMetrics | None = None,
         settings: NotifySettings | None = None,
+        source: AppSource | None = None,
     ) -> None:
         """`secret` returns the `argocd-notifications-secret` object from a cache the caller
         keeps (the cluster registry watches the namespace's Secrets); None: read it from the
         hub when the ConfigMap changes. `metrics`: made once per controller registry (a new
-        Notifier per leadership term reuses them)."""
+        Notifier per leadership term reuses them). `source`: Applications from the
+        Application controller's cache (None: the notifier watches them itself)."""
         self.hub = hub
         self.namespace = namespace
         self.flavour = flavour
         self.settings = settings or NotifySettings()
         self.metrics = metrics or NotifyMetrics()
         self._secret = secret
+        self._source = source
         self._fetched_secret: Mapping[str, Any] | None = None
         self.apps: dict[str, Obj] = {}
         self.config = NotifyConfig()
@@ -129,7 +151,10 @@ class Notifier:
             )
             await tg.start(self.delivery.run)
             tg.start_soon(self._watch_configmap)
-            tg.start_soon(self._watch_apps)
+            if self._source is None:
+                tg.start_soon(self._watch_apps)
+            else:
+                tg.start_soon(self._follow_source, self._source)
             tg.start_soon(self._write_states)
             await self._config_listed.wait()
             await self._apps_listed.wait()
@@ -159,7 +184,7 @@ class Notifier:
 
     async def _watch_apps(self) -> None:
         async def reset(items: list[Obj]) -> None:
-            listed = {str(_meta(i).get("name")): i for i in items}
+            listed = {str(_meta(i).get("name")): _slim(i) for i in items}
             for name in set(self.apps) - set(listed):
                 self._forget(name)
             for name, app in listed.items():
@@ -171,6 +196,7 @@ class Notifier:
             if kind == "DELETED":
                 self._forget(name)
             else:
+                _slim(obj)
                 self._store(name, obj)
 
         await list_and_watch(
@@ -180,10 +206,23 @@ class Notifier:
             on_event=event,
         )
 
+    async def _follow_source(self, source: AppSource) -> None:
+        def observe(name: str, app: Obj | None) -> None:
+            if app is None:
+                self._forget(name)
+            else:
+                self._store(name, app)
+
+        source.observers.append(observe)
+        try:
+            for name, app in list(source.snapshot().items()):
+                self._store(name, app)
+            self._apps_listed.set()
+            await anyio.sleep_forever()
+        finally:
+            source.observers.remove(observe)
+
     def _store(self, name: str, app: Obj) -> None:
-        meta = app.get("metadata")
-        if isinstance(meta, dict):
-            meta.pop("managedFields", None)
         self.apps[name] = app
         self._mark(name)
 

@@ -14,7 +14,7 @@ import pytest
 from fleet.api.resources import API_VERSION, APPLICATION
 from fleet.kube import request_json
 from fleet.notify.delivery import RetryPolicy
-from fleet.notify.runner import NotifySettings
+from fleet.notify.runner import Notifier, NotifySettings
 from fleet.notify.subscriptions import NOTIFIED
 from tests.controllers.harness import Scenario, synced_and_healthy
 from tests.notify.receiver import Receiver
@@ -200,3 +200,20 @@ async def test_a_bad_template_is_reported_on_the_application_naming_the_template
         event = await wait_event(scenario, "api", "template.app-created.message")
     assert "no owner label" in event["message"]
     assert sink.requests == []
+
+
+async def test_the_notifier_on_its_own_watches_applications_itself(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    """Without the Application controller's cache (`source`), as in a standalone notifier."""
+    scenario = sim_scenario
+    await put_config(scenario, sink)
+    await create_app(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
+    notifier = Notifier(scenario.hub, scenario.namespace, settings=FAST)
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(60):
+            await tg.start(notifier.run)
+        await sink.wait_for(1, "/created/api")
+        await wait_notified(scenario, "api", "on-created")
+        tg.cancel_scope.cancel()
+    assert len(sink.requests) == 1
