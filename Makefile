@@ -22,6 +22,12 @@ kube-binaries:
 render-binaries:
 	tools/render-binaries/build.sh $(KUBE_BIN)
 
+# Debian's chromium + chromium-driver for the dashboard's browser tests (apt-get; skipped with
+# a reason where apt cannot run). Instant when installed.
+.PHONY: browser
+browser:
+	tools/browser/install.sh
+
 # The embedded demo: fleet.sim hub + 3 members, a git config repo, the controller, a live view.
 # Needs kustomize for the repo's overlays (built like the test binaries; ~2.5 min the first time).
 demo: $(STAMP) render-binaries
@@ -35,7 +41,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # FLEET_REQUIRE_*=1: a missing kube-apiserver, helm or kustomize fails the run instead of skipping.
-unit: $(STAMP) kube-binaries render-binaries
+unit: $(STAMP) kube-binaries render-binaries browser
 	FLEET_KUBE_BIN_DIR=$(KUBE_BIN) FLEET_RENDER_BIN_DIR=$(KUBE_BIN) \
 	FLEET_REQUIRE_REAL_APISERVER=1 FLEET_REQUIRE_RENDER_TOOLS=1 $(BIN)/pytest
 
