@@ -4,6 +4,7 @@ self-heal."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from fleet.kube import NotFound, request_json
+from tests.clusters.harness import Env
 from tests.controllers.harness import Scenario, condition, configmap, synced_and_healthy
 
 Obj = dict[str, Any]
@@ -215,3 +217,50 @@ async def test_a_refused_sync_options_annotation_names_the_object(sim_scenario: 
         await anyio.sleep(0)
     message = condition(apps["forced"], "ComparisonError")["message"]
     assert "ConfigMap/forced" in message and "Force=true" in message
+
+
+async def test_prune_propagation_orphan_leaves_the_dependants_of_a_pruned_object(
+    real_env: Env, tmp_path: Path
+) -> None:
+    """Real API server only: its garbage collector is what honours the propagation policy.
+    A Secret owned by the Deployment stays (its owner reference removed) when the Deployment
+    is pruned with PrunePropagationPolicy=orphan."""
+    async with Scenario.open(real_env, tmp_path) as scenario:
+        await scenario.register(scenario.member(0))
+        options = ["CreateNamespace=true", "PrunePropagationPolicy=orphan"]
+        app = spec(scenario, "apps/web", automated={"prune": True}, syncOptions=options)
+        api = scenario.members[scenario.member(0).name]
+        secret = f"/api/v1/namespaces/{scenario.app_namespace}/secrets/dependant"
+        async with scenario.controller():
+            await scenario.create_application("web", app)
+            await scenario.wait_apps(lambda a: synced_and_healthy(a.get("web") or {}), what="web")
+            member = scenario.member(0)
+            owner = await scenario.member_object(member, "apis/apps/v1/deployments", "web")
+            assert owner is not None
+            reference = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": "web",
+                "uid": owner["metadata"]["uid"],
+            }
+            await request_json(
+                api,
+                "POST",
+                secret.rpartition("/")[0],
+                body={
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "dependant", "ownerReferences": [reference]},
+                },
+            )
+            (scenario.upstream.work / "apps/web/deployment.yaml").unlink()
+            scenario.upstream.commit({}, "remove the Deployment")
+            await scenario.wait_member(
+                scenario.member(0), "apis/apps/v1/deployments", "web", lambda obj: obj is None
+            )
+        with anyio.fail_after(60):  # the garbage collector drops the owner reference
+            while True:
+                left = await request_json(api, "GET", secret)
+                if not left["metadata"].get("ownerReferences"):
+                    break
+                await anyio.sleep(0.2)
