@@ -11,7 +11,11 @@ import pytest
 
 from tests.deploy.manifests import DEPLOY_DIR, REPO_ROOT
 
-SCRIPTS = [*sorted(DEPLOY_DIR.rglob("*.sh")), REPO_ROOT / "tools" / "render-binaries" / "build.sh"]
+SCRIPTS = [
+    *sorted(DEPLOY_DIR.rglob("*.sh")),
+    REPO_ROOT / "tools" / "render-binaries" / "build.sh",
+    REPO_ROOT / "tools" / "browser" / "install.sh",
+]
 
 
 def _shellcheck() -> str:
