@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
 import pytest
 
 from fleet.api.resources import API_VERSION, APPLICATION
+from fleet.controllers.sharding import ShardSettings
 from fleet.kube import request_json
 from fleet.notify.delivery import RetryPolicy
 from fleet.notify.runner import Notifier, NotifySettings
@@ -217,3 +219,35 @@ async def test_the_notifier_on_its_own_watches_applications_itself(
         await wait_notified(scenario, "api", "on-created")
         tg.cancel_scope.cancel()
     assert len(sink.requests) == 1
+
+
+async def test_two_sharded_replicas_send_each_notification_once(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    """Only the leader (the holder of shard 0, running the ApplicationSet controller) sends."""
+    scenario = sim_scenario
+    await register(scenario, sink)
+    controllers = []
+    async with AsyncExitStack() as stack:
+        for name in ("r-a", "r-b"):
+            sharding = ShardSettings(identity=name, shards=2, lease_duration=15, renew_interval=5)
+            controllers.append(
+                await stack.enter_async_context(
+                    scenario.controller(
+                        notifications=FAST,
+                        sharding=sharding,
+                        cache_dir=scenario.workdir / f"cache-{name}",
+                    )
+                )
+            )
+        for app in ("one", "two", "three"):
+            await create_app(scenario, app, {SUBSCRIBE + "on-created.hook": ""})
+        for app in ("one", "two", "three"):
+            await wait_notified(scenario, app, "on-created")
+        await create_app(scenario, "last", {SUBSCRIBE + "on-created.hook": ""})
+        await sink.wait_for(1, "/created/last")
+        senders = [c for c in controllers if c.notifier is not None]
+    assert len(senders) == 1
+    assert sorted(r.path for r in sink.requests) == sorted(
+        f"/created/{a}" for a in ("one", "two", "three", "last")
+    )
