@@ -251,3 +251,39 @@ async def test_two_sharded_replicas_send_each_notification_once(
     assert sorted(r.path for r in sink.requests) == sorted(
         f"/created/{a}" for a in ("one", "two", "three", "last")
     )
+
+
+async def edit_api_config(scenario: Scenario, mode: str) -> None:
+    member = scenario.members[scenario.member(0).name]
+    await request_json(
+        member,
+        "PATCH",
+        f"/api/v1/namespaces/{scenario.app_namespace}/configmaps/api-config",
+        body={"data": {"mode": mode}},
+        content_type="application/merge-patch+json",
+    )
+
+
+def sync_status(apps: dict[str, Any], name: str) -> str:
+    return str(((apps.get(name) or {}).get("status") or {}).get("sync", {}).get("status"))
+
+
+async def test_drift_is_told_once_per_drift_and_rearmed_when_reverted(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    """fleet's on-drift-detected: the live objects changed at the synced revision (the
+    Application has automated sync without selfHeal, so the drift stays)."""
+    scenario = sim_scenario
+    await register(scenario, sink, **{"template.app-drift-detected": hook_template("drift")})
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-drift-detected.hook": ""})
+        await scenario.wait_apps(lambda a: synced_and_healthy(a.get("api", {})))
+        await edit_api_config(scenario, "slow")
+        await sink.wait_for(1, "/drift/api")
+        await edit_api_config(scenario, "slower")  # still drifted: nothing new
+        await edit_api_config(scenario, "fast")  # reverted by hand: re-armed
+        await scenario.wait_apps(lambda a: sync_status(a, "api") == "Synced")
+        assert len(sink.on("/drift/api")) == 1
+        await edit_api_config(scenario, "slow")
+        await sink.wait_for(2, "/drift/api")
+    assert len(sink.on("/drift/api")) == 2
