@@ -23,7 +23,8 @@ request (its seconds are until the stream opened); outcome is the status code as
 
 ResourceObserver = Callable[[str, str, str], None]
 """(cluster label, verb, resource): which API resource a request was for, to tell reads apart
-(`LIST` is a GET of a collection; see `resource_of`)."""
+(`LIST` is a GET of a collection; see `resource_of`); also `("CONNECT", "connections")` for
+each new connection (a TCP connect and TLS handshake, the costliest part of a first request)."""
 
 Hearer = Callable[[str], None]
 """(cluster label): a watch stream of that cluster's client delivered a line (an event or a
@@ -138,8 +139,13 @@ def trace_config(label: str, prefix: str = "") -> aiohttp.TraceConfig:
         _report(label, _verb(params), ctx.fleet_started, type(params.exception).__name__)
         _report_resource(label, prefix, params)
 
+    async def connected(_s: aiohttp.ClientSession, _ctx: SimpleNamespace, _p: Any) -> None:
+        for observer in list(_resource_observers):  # a new connection: a TLS handshake
+            observer(label, "CONNECT", "connections")
+
     config.on_request_start.append(start)
     config.on_request_end.append(end)
     config.on_request_exception.append(failed)
+    config.on_connection_create_end.append(connected)
     config.freeze()
     return config

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 
+from fleet.kube import Credentials, build_api_client, observe, request_json
 from fleet.kube.observe import resource_of
+from fleet.sim import SimServer
 
 
 @pytest.mark.parametrize(
@@ -31,3 +36,31 @@ def test_a_request_is_named_by_verb_and_resource(
     method: str, path: str, watch: bool, expected: tuple[str, str]
 ) -> None:
     assert resource_of(method, path, watch) == expected
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_labelled_client_reports_each_request_and_each_new_connection(
+    tmp_path: Path,
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    def record(cluster: str, verb: str, resource: str) -> None:
+        seen.append((cluster, verb, resource))
+
+    observe.add_resource_observer(record)
+    try:
+        async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+            c = sim.clusters["c1"]
+            creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+            async with build_api_client(creds, label="c1") as api:
+                for _ in range(3):  # one after the other: one kept-alive connection
+                    await request_json(api, "GET", "/api/v1/namespaces/default/configmaps")
+    finally:
+        observe.remove_resource_observer(record)
+    assert seen.count(("c1", "LIST", "configmaps")) == 3
+    assert seen.count(("c1", "CONNECT", "connections")) == 1
