@@ -95,6 +95,7 @@ class Dashboard:
             title=self.title,
             namespace=self.namespace,
             csrf=session.csrf,
+            here=request.path_qs,
             user=session.user if session.signed_in else "",
             flashes=[] if fragment else self.flashes.pop(session.id, []),
             counts=self.store.counts(),
