@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -163,7 +163,7 @@ async def test_a_token_with_rbac_syncs_as_the_cli_does(running: Running) -> None
             await anyio.sleep(0.2)
 
 
-async def events(session: aiohttp.ClientSession) -> AsyncIterator[dict[str, Any]]:
+async def events(session: aiohttp.ClientSession) -> AsyncGenerator[dict[str, Any], None]:
     async with session.get("/dashboard/events") as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         kind = ""
