@@ -608,6 +608,8 @@ def _apply(name: str, function: Callable[..., Any], args: Sequence[Any]) -> Any:
         return function(*args)
     except TypeError:
         raise ExprRuntimeError(f"{name}: wrong number or type of arguments") from None
+    except (OverflowError, ValueError) as error:  # e.g. a time beyond year 9999
+        raise ExprRuntimeError(f"{name}: {error}") from None
 
 
 def _is_number(value: Any) -> bool:

@@ -33,7 +33,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.group import FLEET, ApiFlavour
 from fleet.kube.calls import request_json
-from fleet.kube.errors import KubeError, NotFound
+from fleet.kube.errors import KubeError, NotFound, ServerError, TooManyRequests, Unreachable
 from fleet.kube.events import ObjectRef, record_event
 from fleet.kube.watch import list_and_watch
 from fleet.notify.config import CONFIGMAP, SECRET, NotifyConfig, parse_config
@@ -399,8 +399,11 @@ class Notifier:
                     )
                 except NotFound:
                     continue
-                except KubeError as error:
+                except (ServerError, Unreachable, TooManyRequests) as error:
+                    # Passing trouble: written again shortly (the state stays in memory).
                     log.warning("notify.state_not_written", app=name, error=error.reason)
                     self._to_write.add(name)
                     await anyio.sleep(1.0)
                     self._wake_writer.set()
+                except KubeError as error:  # refused (e.g. annotations over the size limit)
+                    log.warning("notify.state_refused", app=name, error=error.reason)
