@@ -6,6 +6,7 @@ templates, triggers), subscription annotations on Applications, the sent-state a
                     and templates
   expr.py           trigger conditions: a bounded evaluator of expr-lang's common subset
   subscriptions.py  annotations -> trigger -> destinations
+  selector.py       label selectors in string form (the ConfigMap's `subscriptions`)
   state.py          `notified.notifications.argoproj.io`: what was sent, in Argo CD's keys
   decide.py         one Application's change -> notifications due, keys re-armed (pure)
   templates.py      Go templates rendered with generators' sandboxed engine

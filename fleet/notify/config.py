@@ -4,7 +4,9 @@ Keys: `service.slack`, `service.teams`, `service.webhook.<name>` (YAML options; 
 string value is replaced by that key of the Secret), `template.<name>` and `trigger.<name>`
 (YAML, replacing the built-in of the same name: fleet.notify.catalog), `defaultTriggers`
 (YAML list, for subscriptions that name no trigger), `defaultTriggers.<service>`, `context`
-(YAML map given to templates as `.context`).
+(YAML map given to templates as `.context`), `subscriptions` (YAML list of
+`{recipients: [service:recipient], triggers, selector}`: every Application the label selector
+matches is subscribed).
 
 Untrusted input never raises: every key that cannot be used becomes a `problems` entry naming
 the key (and, for a trigger, the condition), is left out, and the rest still works. Secret
@@ -24,7 +26,10 @@ import yaml
 
 from fleet.notify.catalog import BUILTIN_TEMPLATES, BUILTIN_TRIGGERS
 from fleet.notify.expr import ExprError, Expression, compile_expression
+from fleet.notify.selector import SelectorError, parse_label_selector
+from fleet.notify.subscriptions import Destination
 from generators import yamlio
+from generators.selector import LabelSelector
 from generators.templating.gotemplate import GoTemplateError, compile_template
 
 CONFIGMAP = "argocd-notifications-cm"
@@ -64,6 +69,16 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GlobalSubscription:
+    """One entry of the ConfigMap's `subscriptions`: these recipients get these triggers (the
+    default triggers when none are named) for every Application the selector matches."""
+
+    destinations: tuple[Destination, ...]
+    triggers: tuple[str, ...]
+    selector: LabelSelector
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyConfig:
     services: Mapping[str, ServiceConfig] = field(default_factory=dict)
     templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -74,6 +89,7 @@ class NotifyConfig:
     default_triggers: tuple[str, ...] = ()
     service_default_triggers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_CONTEXT))
+    subscriptions: tuple[GlobalSubscription, ...] = ()
     problems: tuple[str, ...] = ()
 
 
@@ -200,6 +216,32 @@ def _template(key: str, text: Any) -> dict[str, Any]:
     return body
 
 
+def _subscriptions(key: str, text: Any) -> tuple[GlobalSubscription, ...]:
+    items = _load(key, text) or []
+    if not isinstance(items, list):
+        raise ConfigError(f"{key}: must be a YAML list of {{recipients, triggers, selector}}")
+    found: list[GlobalSubscription] = []
+    for index, item in enumerate(items):
+        where = f"{key}[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: must be a map with recipients, triggers, selector")
+        recipients = item.get("recipients") or []
+        triggers = item.get("triggers") or []
+        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+            raise ConfigError(f"{where}.recipients: must be a list of service:recipient")
+        if not isinstance(triggers, list) or not all(isinstance(t, str) for t in triggers):
+            raise ConfigError(f"{where}.triggers: must be a list of trigger names")
+        try:
+            selector = parse_label_selector(str(item.get("selector") or ""))
+        except SelectorError as error:
+            raise ConfigError(f"{where}.selector: {error}") from None
+        destinations = tuple(
+            Destination(*(r.split(":", 1) if ":" in r else (r, ""))) for r in recipients
+        )
+        found.append(GlobalSubscription(destinations, tuple(triggers), selector))
+    return tuple(found)
+
+
 def _names(key: str, text: Any) -> tuple[str, ...]:
     names = _load(key, text)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -222,6 +264,7 @@ def parse_config(
     defaults: tuple[str, ...] = ()
     service_defaults: dict[str, tuple[str, ...]] = {}
     context: dict[str, Any] = dict(DEFAULT_CONTEXT)
+    subscriptions: tuple[GlobalSubscription, ...] = ()
     entries = [(f"trigger.{n}", t) for n, t in BUILTIN_TRIGGERS.items()]
     entries += [(f"template.{n}", t) for n, t in BUILTIN_TEMPLATES.items()]
     entries += sorted((data or {}).items())
@@ -248,10 +291,7 @@ def parse_config(
                     raise ConfigError("context: must be a YAML map")
                 context.update(loaded)
             elif key == "subscriptions":
-                raise ConfigError(
-                    "subscriptions: global subscriptions are not supported yet; subscribe "
-                    "with annotations on the Applications"
-                )
+                subscriptions = _subscriptions(key, text)
         except ConfigError as error:
             problems.append(str(error))
             if key.startswith("trigger."):
@@ -276,5 +316,6 @@ def parse_config(
         default_triggers=defaults,
         service_default_triggers=service_defaults,
         context=context,
+        subscriptions=subscriptions,
         problems=tuple(problems),
     )

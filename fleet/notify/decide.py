@@ -42,6 +42,23 @@ def _annotations(app: Mapping[str, Any]) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _add_global(
+    wanted: dict[str, list[Destination]], app: Mapping[str, Any], config: NotifyConfig
+) -> None:
+    """The ConfigMap's `subscriptions` whose selector matches the Application's labels."""
+    if not config.subscriptions:
+        return
+    meta = app.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    labels = labels if isinstance(labels, Mapping) else {}
+    for subscription in config.subscriptions:
+        if not subscription.selector.matches(labels):
+            continue
+        for trigger in subscription.triggers or config.default_triggers:
+            known = wanted.setdefault(trigger, [])
+            known.extend(d for d in subscription.destinations if d not in known)
+
+
 def decide(
     app: Mapping[str, Any],
     config: NotifyConfig,
@@ -58,6 +75,7 @@ def decide(
         _annotations(app), config.default_triggers, config.service_default_triggers
     )
     decision.problems.extend((p, "", p) for p in problems)
+    _add_global(wanted, app, config)
     env = {"app": app}
     for trigger, dests in wanted.items():
         conditions = config.triggers.get(trigger)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from fleet.notify.config import parse_config
+from fleet.notify.decide import decide
 from fleet.notify.state import condition_key, dump_state, load_state, state_key
 from fleet.notify.subscriptions import NOTIFIED, Destination, destinations
 
@@ -66,9 +67,7 @@ def test_subscription_annotations_name_trigger_service_and_recipients() -> None:
         {"notifications.argoproj.io/subscribe.on-sync-failed.slack": "ops; dev"}, (), {}
     )
     assert problems == []
-    assert found == {
-        "on-sync-failed": [Destination("slack", "dev"), Destination("slack", "ops")]
-    }
+    assert found == {"on-sync-failed": [Destination("slack", "dev"), Destination("slack", "ops")]}
 
 
 def test_a_subscription_without_trigger_takes_the_default_triggers() -> None:
@@ -126,3 +125,35 @@ def test_state_round_trip_keeps_the_newest_hundred() -> None:
     assert len(kept) == 100 and "k149" in kept and "k0" not in kept
     assert load_state({NOTIFIED: "not json"}) == {}
     assert dump_state({}) is None
+
+
+def test_global_subscriptions_reach_the_applications_their_selector_matches() -> None:
+    config = parse_config(
+        {
+            "trigger.always": "- when: 'true'\n  send: [app-created]",
+            "subscriptions": (
+                "- recipients: [slack:prod-alerts, deploy-log]\n"
+                "  triggers: [always]\n"
+                "  selector: env in (prod, staging), !canary\n"
+                "- recipients: [teams:platform]\n"
+            ),
+            "defaultTriggers": "[on-created]",
+        }
+    )
+    assert config.problems == ()
+
+    def due(labels: dict[str, str]) -> set[tuple[str, str]]:
+        app = {"metadata": {"name": "web", "labels": labels}}
+        return {(d.trigger, str(d.destination)) for d in decide(app, config, {}).due}
+
+    assert due({"env": "prod"}) == {
+        ("always", "slack:prod-alerts"),
+        ("always", "deploy-log:"),
+        ("on-created", "teams:platform"),
+    }
+    assert due({"env": "prod", "canary": "true"}) == {("on-created", "teams:platform")}
+
+
+def test_a_bad_global_selector_is_a_problem_naming_the_entry() -> None:
+    config = parse_config({"subscriptions": "- recipients: [slack:x]\n  selector: 'a in ()'"})
+    assert config.problems == ("subscriptions[0].selector: 'a in ()': an empty set of values",)

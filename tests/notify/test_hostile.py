@@ -116,6 +116,7 @@ def test_generated_applications_never_break_the_decision(app: dict[str, Any]) ->
                 "context",
                 "service.",
                 "trigger.on-deployed",
+                "subscriptions",
             ]
         ),
         st.text(max_size=60) | json_values.map(str),
