@@ -177,4 +177,8 @@ def translate(exc: BaseException) -> KubeError | None:
         return from_status(exc.status, None, exc.headers)
     if isinstance(exc, ConnectionError | OSError):
         return Unreachable(type(exc).__name__, kind="connection")
+    if isinstance(exc, RuntimeError) and str(exc) == "Session is closed":
+        # aiohttp, for a request on a client closed meanwhile (its credentials rotated, or its
+        # cluster's shard moved away): no answer from this client, ever.
+        return Unreachable("the cluster's client was closed", kind="connection")
     return None

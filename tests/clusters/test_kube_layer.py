@@ -21,6 +21,7 @@ from fleet.kube import (
     Unreachable,
     build_api_client,
     get_version,
+    request_json,
     translate,
 )
 from fleet.kube.calls import check_result
@@ -78,6 +79,15 @@ def test_a_connection_error_is_unreachable_connection() -> None:
     error = translate(aiohttp.ServerDisconnectedError())
     assert isinstance(error, Unreachable)
     assert error.condition_reason == "ConnectionRefused"
+
+
+async def test_a_request_on_a_client_closed_meanwhile_is_unreachable_not_a_crash() -> None:
+    """A probe or sync still running when its client is retired (credentials rotated, shard
+    moved): aiohttp's RuntimeError took the controller down (seen at 1,000 clusters)."""
+    api = build_api_client(Credentials(server="https://127.0.0.1:9", token="t"))
+    await api.close()
+    with pytest.raises(Unreachable):
+        await request_json(api, "GET", "/version", timeout=5)
 
 
 def test_a_timeout_is_unreachable_timeout() -> None:
