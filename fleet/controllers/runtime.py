@@ -415,7 +415,11 @@ class Controller:
             secret=lambda: self.registry.secrets.get(NOTIFICATIONS_SECRET),
             metrics=self.notify_metrics,
             settings=self.settings.notifications,
-            source=AppSource(lambda: apps.apps, apps.observers) if apps is not None else None,
+            source=(
+                AppSource(lambda: apps.apps, apps.observers, lambda: apps.projects)
+                if apps is not None
+                else None
+            ),
         )
         await self.notifier.run()
 

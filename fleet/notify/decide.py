@@ -65,16 +65,25 @@ def decide(
     state: MutableMapping[str, int],
     skip: Callable[[str], bool] = lambda _key: False,
     failed: MutableSet[str] | None = None,
+    project: Mapping[str, Any] | None = None,
 ) -> Decision:
     """The notifications due for `app` given what was sent (`state`, updated in place when a
     condition re-arms) and keys to `skip` (in flight). `failed` keys are not due again until
-    their condition turns false."""
+    their condition turns false. `project`: the Application's Project (or AppProject), whose
+    subscription annotations apply to it too."""
     failed = failed if failed is not None else set()
     decision = Decision()
     wanted, problems = destinations(
         _annotations(app), config.default_triggers, config.service_default_triggers
     )
     decision.problems.extend((p, "", p) for p in problems)
+    if project is not None:  # Argo CD: a Project's subscriptions cover all its Applications
+        inherited, _ = destinations(
+            _annotations(project), config.default_triggers, config.service_default_triggers
+        )
+        for trigger, dests in inherited.items():
+            known = wanted.setdefault(trigger, [])
+            known.extend(d for d in dests if d not in known)
     _add_global(wanted, app, config)
     env = {"app": app}
     for trigger, dests in wanted.items():

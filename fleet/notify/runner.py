@@ -69,6 +69,8 @@ class AppSource:
 
     snapshot: Callable[[], Mapping[str, Obj]]
     observers: list[Callable[[str, Obj | None], None]]
+    projects: Callable[[], Mapping[str, Obj]] = dict
+    """The Projects by name (their subscription annotations cover their Applications)."""
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -299,12 +301,18 @@ class Notifier:
         state = self._state.get(name)
         if state is None:
             state = self._state[name] = load_state(_annotations(app))
+        project = None
+        if self._source is not None:
+            spec = app.get("spec")
+            project_name = spec.get("project") if isinstance(spec, Mapping) else None
+            project = self._source.projects().get(str(project_name or "default"))
         decision = decide(
             app,
             self.config,
             state,
             skip=lambda key: (name, key) in self._inflight,
             failed=self._failed.setdefault(name, set()),
+            project=project,
         )
         for what, trigger, message in decision.problems:
             self._report(name, app, what, message, trigger=trigger)

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from fleet.api.resources import API_VERSION, APPLICATION
+from fleet.api.resources import API_VERSION, APPLICATION, PROJECT
 from fleet.controllers.sharding import ShardSettings
 from fleet.kube import request_json
 from fleet.notify.delivery import RetryPolicy
@@ -287,3 +287,25 @@ async def test_drift_is_told_once_per_drift_and_rearmed_when_reverted(
         await edit_api_config(scenario, "slow")
         await sink.wait_for(2, "/drift/api")
     assert len(sink.on("/drift/api")) == 2
+
+
+async def test_subscriptions_on_the_project_reach_its_applications(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await register(scenario, sink)
+    project = {
+        "apiVersion": API_VERSION,
+        "kind": "Project",
+        "metadata": {
+            "name": "default",
+            "namespace": scenario.namespace,
+            "annotations": {SUBSCRIBE + "on-created.hook": ""},
+        },
+        "spec": {"sourceRepos": ["*"], "destinations": [{"name": "*", "namespace": "*"}]},
+    }
+    await request_json(scenario.hub, "POST", PROJECT.collection(scenario.namespace), body=project)
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {})
+        await sink.wait_for(1, "/created/api")
+        await wait_notified(scenario, "api", "on-created")

@@ -142,3 +142,13 @@ def test_a_failed_delivery_is_not_due_again_until_the_condition_rearms() -> None
     assert due.key not in {d.key for d in again}
     decide(app(), config, {}, failed=failed)
     assert due.key not in failed
+
+
+def test_a_projects_subscriptions_cover_its_applications() -> None:
+    config = parse_config({})
+    project = {
+        "metadata": {"annotations": {"notifications.argoproj.io/subscribe.on-created.slack": "ops"}}
+    }
+    bare = {"metadata": {"name": "web"}}
+    decision = decide(bare, config, {}, project=project)
+    assert [(d.trigger, str(d.destination)) for d in decision.due] == [("on-created", "slack:ops")]
