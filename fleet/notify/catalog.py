@@ -1,7 +1,8 @@
 """The built-in triggers and templates, so a subscription works with no `trigger.*` keys.
 
-Conditions follow Argo CD's notifications catalog (the same `when` and `oncePer`, so the
-`notified.notifications.argoproj.io` keys Argo CD wrote stay valid after a migration).
+Conditions follow Argo CD's notifications catalog, character for character (the state key
+holds a hash of `when`, so the `notified.notifications.argoproj.io` keys Argo CD wrote stay
+valid after a migration: nothing is sent twice).
 Message texts are fleet's own. Any `trigger.<name>` or `template.<name>` key in the
 ConfigMap replaces the built-in of that name, as installing Argo CD's catalog would.
 
@@ -11,6 +12,15 @@ re-arms when the drift is reverted, so each new drift is told once.
 """
 
 from __future__ import annotations
+
+import json
+
+_DEPLOYED = (
+    "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']"
+    " and app.status.health.status == 'Healthy'"
+    " and !time.Parse(app.status.health.lastTransitionTime)"
+    ".Before(time.Parse(app.status.operationState.finishedAt))"
+)
 
 BUILTIN_TRIGGERS: dict[str, str] = {
     "on-created": """
@@ -25,13 +35,9 @@ BUILTIN_TRIGGERS: dict[str, str] = {
   send: [app-deleted]
   oncePer: app.metadata.name
 """,
-    "on-deployed": """
+    "on-deployed": f"""
 - description: Synced and healthy; told once per revision.
-  when: >-
-    app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']
-    and app.status.health.status == 'Healthy'
-    and !time.Parse(app.status.health.lastTransitionTime).Before(
-    time.Parse(app.status.operationState.finishedAt))
+  when: {json.dumps(_DEPLOYED)}
   send: [app-deployed]
   oncePer: app.status.operationState?.syncResult?.revision
 """,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from fleet.notify.config import parse_config
 from fleet.notify.decide import decide
@@ -157,3 +158,39 @@ def test_global_subscriptions_reach_the_applications_their_selector_matches() ->
 def test_a_bad_global_selector_is_a_problem_naming_the_entry() -> None:
     config = parse_config({"subscriptions": "- recipients: [slack:x]\n  selector: 'a in ()'"})
     assert config.problems == ("subscriptions[0].selector: 'a in ()': an empty set of values",)
+
+
+# Argo CD's notifications catalog conditions (notifications_catalog/triggers/*.yaml), as its
+# controller hashes them into the notified annotation's keys.
+ARGOCD_CATALOG_WHEN = {
+    "on-created": "true",
+    "on-deleted": "app.metadata.deletionTimestamp != nil",
+    "on-deployed": (
+        "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']"
+        " and app.status.health.status == 'Healthy' and "
+        "!time.Parse(app.status.health.lastTransitionTime).Before("
+        "time.Parse(app.status.operationState.finishedAt))"
+    ),
+    "on-health-degraded": "app.status.health.status == 'Degraded'",
+    "on-sync-failed": (
+        "app.status.operationState != nil and app.status.operationState.phase in "
+        "['Error', 'Failed']"
+    ),
+    "on-sync-running": (
+        "app.status.operationState != nil and app.status.operationState.phase in ['Running']"
+    ),
+    "on-sync-status-unknown": "app.status.sync.status == 'Unknown'",
+    "on-sync-succeeded": "app.status.operationState.phase in ['Succeeded']",
+}
+
+
+def argocd_condition_key(index: int, when: str) -> str:
+    digest = hashlib.sha1(when.encode(), usedforsecurity=False).digest()
+    return f"[{index}].{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
+def test_builtin_triggers_make_the_keys_argo_cd_wrote_so_a_takeover_resends_nothing() -> None:
+    config = parse_config({})
+    for trigger, when in ARGOCD_CATALOG_WHEN.items():
+        (condition,) = config.triggers[trigger]
+        assert condition_key(0, condition.when.source) == argocd_condition_key(0, when), trigger
