@@ -49,9 +49,7 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.requests.append(
-            Received(request.method, request.path_qs, dict(request.headers), body)
-        )
+        self.requests.append(Received(request.method, request.path_qs, dict(request.headers), body))
         arrived, self.arrived = self.arrived, anyio.Event()
         arrived.set()
         if self.hold:
