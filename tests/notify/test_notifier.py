@@ -128,7 +128,7 @@ async def test_a_successful_sync_sends_one_on_sync_succeeded_with_the_apps_field
 ) -> None:
     scenario = sim_scenario
     await register(scenario, sink)
-    async with scenario.controller(notifications=FAST):
+    async with scenario.controller(notifications=FAST) as controller:
         await create_app(scenario, "api", {SUBSCRIBE + "on-sync-succeeded.hook": ""})
         await sink.wait_for(1, "/sync-succeeded/api")
         apps = await scenario.wait_apps(lambda a: synced_and_healthy(a.get("api", {})))
@@ -137,7 +137,12 @@ async def test_a_successful_sync_sends_one_on_sync_succeeded_with_the_apps_field
         await annotate(scenario, "api", {"example.com/touch": "1"})
         await annotate(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
         await sink.wait_for(1, "/created/api")
+        metrics = controller.metrics.render().decode()
     (request,) = sink.on("/sync-succeeded/api")
+    assert (
+        'fleet_notifications_total{result="sent",service="hook",trigger="on-sync-succeeded"} 1.0'
+        in metrics
+    )
     assert request.json() == {
         "revision": apps["api"]["status"]["sync"]["revision"],
         "phase": "Succeeded",
