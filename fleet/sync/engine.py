@@ -11,6 +11,7 @@ apply (`diff.py`), so a sync with nothing to change makes no write.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,9 +42,17 @@ def shape(live: Obj) -> str | None:
     generation = meta.get("generation")
     if not generation:
         return None
-    return json.dumps(
-        [generation, meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True
+    return digest(
+        json.dumps(
+            [generation, meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True
+        )
     )
+
+
+def digest(text: str) -> str:
+    """A short stand-in for a document kept per object to compare later (what was verified):
+    20 bytes instead of the whole document, for every object of every Application."""
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 
 class SyncFailed(Exception):
@@ -110,7 +119,8 @@ class SyncEngine:
         """Write requests this engine sent (applies, creates, deletes; not dry-runs)."""
         self.desired: dict[Key, Planned] = {}
         self.verified: dict[Key, tuple[str, str]] = {}
-        """Key -> (desired document, resourceVersion) known to be in sync (written or checked)."""
+        """Key -> (digest of the desired document, resourceVersion) known to be in sync (written
+        or checked)."""
         self.shapes: dict[Key, str] = {}
         """Key -> `shape(live)` when it was last verified: a later version of the same shape
         differs only in status (see `shape`)."""
@@ -204,7 +214,7 @@ class SyncEngine:
             return plan
         fingerprint = json.dumps(stamped, sort_keys=True)
         live_version = str(live["metadata"].get("resourceVersion", ""))
-        if self.verified.get(key) == (fingerprint, live_version):
+        if self.verified.get(key) == (digest(fingerprint), live_version):
             plan.out_of_sync = False  # unchanged on both sides since fleet last checked it
             return plan
         try:
@@ -434,7 +444,7 @@ class SyncEngine:
     def mark_verified(self, key: Key, desired_fingerprint: str, live: Obj) -> None:
         """`live` is what fleet wants (just written, or checked by a dry run)."""
         version = str((live.get("metadata") or {}).get("resourceVersion", ""))
-        self.verified[key] = (desired_fingerprint, version)
+        self.verified[key] = (digest(desired_fingerprint), version)
         found = shape(live)
         if found is None:
             self.shapes.pop(key, None)
