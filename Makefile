@@ -54,6 +54,7 @@ bench: $(STAMP) kube-binaries
 	PYTHONPATH=. $(BIN)/python bench/sync_bench.py
 	PYTHONPATH=. $(BIN)/python bench/clusters_bench.py --bin-dir $(KUBE_BIN)
 	PYTHONPATH=. $(BIN)/python bench/drills_bench.py
+	PYTHONPATH=. $(BIN)/python bench/dashboard_bench.py --apps 10000
 	PYTHONPATH=. $(BIN)/python bench/fleet_bench.py --clusters 200 --apps 5 --objects 10 --steady-seconds 300
 	PYTHONPATH=. $(BIN)/python bench/fleet_bench.py --clusters 1000 --apps 2 --objects 10 --skip-commit --steady-seconds 0
 
