@@ -21,6 +21,7 @@ from fleet.clusters.commands import register as register_cluster_commands
 from fleet.controllers.commands import register as register_controller_commands
 from fleet.demo.commands import register as register_demo_command
 from fleet.logging import configure_logging
+from fleet.notify.commands import register as register_notify_commands
 from fleet.server.dashboard.commands import register as register_dashboard_command
 
 EXIT_BAD_INPUT = 2
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_cluster_commands(commands)
     register_app_commands(commands)
     register_demo_command(commands)
+    register_notify_commands(commands)
     register_dashboard_command(commands)
     register_controller_commands(commands)
     return parser
