@@ -14,5 +14,6 @@ templates, triggers), subscription annotations on Applications, the sent-state a
   http.py           the outbound client (timeouts, size bound, TLS, no redirects)
   delivery.py       bounded queue, retries with capped jittered backoff
   runner.py         the Notifier task: watch, decide, deliver, record
+  commands.py check.py   `fleet notifications check`: the ConfigMap offline, a dry run per app
 See docs/notifications.md.
 """
