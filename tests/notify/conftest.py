@@ -1,5 +1,6 @@
 """Fixtures of the notification tests: a recording HTTP receiver, and (for the controller
-tests) a fleet.sim hub with three members and a git server (tests/controllers)."""
+tests) a hub with a member and a git server (tests/controllers): fleet.sim, and for
+`scenario` also the session's real kube-apiserver."""
 
 from __future__ import annotations
 
@@ -33,4 +34,16 @@ async def sim_env(tmp_path: Path) -> AsyncIterator[Env]:
 @pytest.fixture
 async def sim_scenario(sim_env: Env, tmp_path: Path) -> AsyncIterator[Scenario]:
     async with Scenario.open(sim_env, tmp_path) as made:
+        yield made
+
+
+@pytest.fixture(params=["sim", "real"])
+async def scenario(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Scenario]:
+    """fleet.sim, then the session's real kube-apiserver (tests/realshared.py)."""
+    if request.param == "real":
+        env: Env = request.getfixturevalue("shared_real")
+        async with Scenario.open(env, tmp_path) as made:
+            yield made
+        return
+    async with simulated_env(tmp_path, ["m1"]) as sim, Scenario.open(sim, tmp_path) as made:
         yield made

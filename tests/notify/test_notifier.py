@@ -124,9 +124,8 @@ async def register(scenario: Scenario, sink: Receiver, **extra: str) -> None:
 
 
 async def test_a_successful_sync_sends_one_on_sync_succeeded_with_the_apps_fields(
-    sim_scenario: Scenario, sink: Receiver
+    scenario: Scenario, sink: Receiver
 ) -> None:
-    scenario = sim_scenario
     await register(scenario, sink)
     async with scenario.controller(notifications=FAST) as controller:
         await create_app(scenario, "api", {SUBSCRIBE + "on-sync-succeeded.hook": ""})
