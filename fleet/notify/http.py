@@ -84,6 +84,10 @@ class Sender:
         except TimeoutError:
             message = f"{where}: no answer within {self.timeout:g}s"
             raise DeliveryError(message, retryable=True) from None
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as error:
+            # Not passing trouble: the receiver's certificate is not trusted.
+            message = f"{where}: TLS failed ({type(error).__name__}); fix the certificate"
+            raise DeliveryError(message + " or set insecureSkipVerify", retryable=False) from None
         except (aiohttp.ClientError, OSError, ValueError) as error:
             raise DeliveryError(f"{where}: {type(error).__name__}", retryable=True) from None
         if 300 <= status < 400:

@@ -4,13 +4,20 @@ generic webhook: it records every request and answers as a test scripts it."""
 from __future__ import annotations
 
 import json
+import ssl
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
 from aiohttp import web
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from fleet.sim.certs import Authority, cert_pem, key_pem, name
 
 
 @dataclass
@@ -62,17 +69,31 @@ class Receiver:
         return web.Response(status=status, body=self.answer, content_type="application/json")
 
 
+def _self_signed_context() -> ssl.SSLContext:
+    """A server context with a certificate from a throwaway CA no client trusts."""
+    authority = Authority.create(name("notify-test-ca"), timedelta(days=1))
+    cert, key = authority.issue(name("127.0.0.1"), ExtendedKeyUsageOID.SERVER_AUTH, ["127.0.0.1"])
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder, "tls.crt"), Path(folder, "tls.key")
+        cert_file.write_bytes(cert_pem(cert))
+        key_file.write_bytes(key_pem(key))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 @asynccontextmanager
-async def receiver() -> AsyncIterator[Receiver]:
+async def receiver(*, tls: bool = False) -> AsyncIterator[Receiver]:
+    """A receiver on loopback; `tls`: HTTPS with a certificate nobody trusts."""
     made = Receiver()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", made.handle)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed_context() if tls else None)
     await site.start()
     port = runner.addresses[0][1]
-    made.url = f"http://127.0.0.1:{port}"
+    made.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         yield made
     finally:

@@ -14,7 +14,7 @@ from fleet.notify.delivery import Delivery, Job, Outcome, RetryPolicy
 from fleet.notify.http import Sender
 from fleet.notify.metrics import NotifyMetrics
 from fleet.notify.subscriptions import Destination
-from tests.notify.receiver import Receiver
+from tests.notify.receiver import Receiver, receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -264,3 +264,25 @@ async def test_failures_name_the_receivers_origin_but_never_its_secret_path(
     )
     assert outcome.result == "failed"
     assert sink.url in outcome.message and "s3cretpath" not in outcome.message
+
+
+async def test_tls_is_verified_unless_the_service_says_insecure_skip_verify() -> None:
+    async with receiver(tls=True) as tls_sink:
+        refused, _ = await deliver(
+            {"service.webhook.hook": f"url: {tls_sink.url}", "template.t": "message: x"},
+            "hook",
+            "",
+            ("t",),
+        )
+        allowed, _ = await deliver(
+            {
+                "service.webhook.hook": f"url: {tls_sink.url}\ninsecureSkipVerify: true",
+                "template.t": "message: x",
+            },
+            "hook",
+            "",
+            ("t",),
+        )
+    assert refused.result == "failed" and "TLS failed" in refused.message
+    assert allowed.result == "sent"
+    assert len(tls_sink.requests) == 1
