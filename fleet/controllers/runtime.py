@@ -42,7 +42,7 @@ from fleet.git.webhooks import WebhookSecrets
 from fleet.kube.client import Credentials, FleetApiClient
 from fleet.notify.config import SECRET as NOTIFICATIONS_SECRET
 from fleet.notify.metrics import NotifyMetrics
-from fleet.notify.runner import AppSource, Notifier, NotifySettings
+from fleet.notify.runner import AppSource, Notifier, NotifySettings, keep_running
 from fleet.render import RenderTools, report_sandbox
 from fleet.server.app import HttpServer, make_app
 from fleet.server.dashboard import Dashboard, for_controller, run_for_controller
@@ -408,20 +408,26 @@ class Controller:
         if not self.settings.notifications.enabled:
             return
         apps = self.applications
-        self.notifier = Notifier(
-            self.hub,
-            self.settings.namespace,
-            flavour=self.settings.flavour,
-            secret=lambda: self.registry.secrets.get(NOTIFICATIONS_SECRET),
-            metrics=self.notify_metrics,
-            settings=self.settings.notifications,
-            source=(
-                AppSource(lambda: apps.apps, apps.observers, lambda: apps.projects)
-                if apps is not None
-                else None
-            ),
-        )
-        await self.notifier.run()
+
+        def make() -> Notifier:
+            return Notifier(
+                self.hub,
+                self.settings.namespace,
+                flavour=self.settings.flavour,
+                secret=lambda: self.registry.secrets.get(NOTIFICATIONS_SECRET),
+                metrics=self.notify_metrics,
+                settings=self.settings.notifications,
+                source=(
+                    AppSource(lambda: apps.apps, apps.observers, lambda: apps.projects)
+                    if apps is not None
+                    else None
+                ),
+            )
+
+        def started(notifier: Notifier) -> None:
+            self.notifier = notifier
+
+        await keep_running(make, started)
 
     # -- end sharding -----------------------------------------------------------------------------
 

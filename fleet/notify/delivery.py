@@ -117,6 +117,9 @@ class Delivery:
         )
         try:
             outcome = await self._attempts(job, bound)
+        except Exception as error:  # a bug or an input not foreseen: this job only
+            bound.exception("notify.delivery_error")
+            outcome = Outcome(job, "error", f"internal error: {type(error).__name__}")
         finally:
             self.pending -= 1
             self.metrics.queued.set(self.pending)

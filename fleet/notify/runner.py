@@ -415,3 +415,25 @@ class Notifier:
                     self._wake_writer.set()
                 except KubeError as error:  # refused (e.g. annotations over the size limit)
                     log.warning("notify.state_refused", app=name, error=error.reason)
+
+
+RESTART_DELAY = 5.0
+
+
+async def keep_running(
+    make: Callable[[], Notifier],
+    started: Callable[[Notifier], None],
+    *,
+    delay: float = RESTART_DELAY,
+) -> None:
+    """Run notifiers made by `make`, a fresh one after any failure (logged, then a pause): a
+    bug in the notifier, or an input it trips on, pauses notifications, never the controller
+    it runs in."""
+    while True:
+        notifier = make()
+        started(notifier)
+        try:
+            await notifier.run()
+        except Exception:
+            log.exception("notify.crashed", restart_in=delay)
+        await anyio.sleep(delay)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any
 
 import anyio
@@ -16,7 +17,7 @@ from fleet.api.resources import API_VERSION, APPLICATION, PROJECT
 from fleet.controllers.sharding import ShardSettings
 from fleet.kube import request_json
 from fleet.notify.delivery import RetryPolicy
-from fleet.notify.runner import Notifier, NotifySettings
+from fleet.notify.runner import Notifier, NotifySettings, keep_running
 from fleet.notify.subscriptions import NOTIFIED
 from tests.controllers.harness import Scenario, synced_and_healthy
 from tests.notify.receiver import Receiver
@@ -313,3 +314,36 @@ async def test_subscriptions_on_the_project_reach_its_applications(
         await create_app(scenario, "api", {})
         await sink.wait_for(1, "/created/api")
         await wait_notified(scenario, "api", "on-created")
+
+
+class _BrokenOnce(Notifier):
+    """A notifier whose first run trips over something (as a bug would)."""
+
+    runs = 0
+
+    async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        type(self).runs += 1
+        if type(self).runs == 1:
+            raise RuntimeError("a bug in the notifier")
+        await super().run(task_status=task_status)
+
+
+async def test_a_failing_notifier_is_restarted_and_never_takes_the_controller_down(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    await put_config(scenario, sink)
+    await create_app(scenario, "api", {SUBSCRIBE + "on-created.hook": ""})
+    made: list[Notifier] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            partial(
+                keep_running,
+                lambda: _BrokenOnce(scenario.hub, scenario.namespace, settings=FAST),
+                made.append,
+                delay=0.05,
+            )
+        )
+        await sink.wait_for(1, "/created/api")
+        tg.cancel_scope.cancel()
+    assert len(made) == 2
