@@ -38,6 +38,8 @@ def build(service: ServiceConfig, notification: Mapping[str, Any], recipient: st
         if teams.get("themeColor"):
             card["themeColor"] = str(teams["themeColor"])
         sections = json_field(notification, "teams", "sections") or []
+        if not isinstance(sections, list):
+            raise ServiceConfigError("teams.sections: the rendered JSON must be a list")
         facts = json_field(notification, "teams", "facts")
         if facts:
             sections = [*sections, {"facts": facts}]
