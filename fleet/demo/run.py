@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import shutil
 import sys
@@ -44,7 +45,7 @@ from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.demo import repo_content
 from fleet.demo.configrepo import CONFIG_DIR, GIT_DIR
 from fleet.demo.scenario import MEMBERS, Scenario, ScenarioError, scenario
-from fleet.demo.view import DemoView, LiveView, PlainView, Step, app_rows
+from fleet.demo.view import WIDTH, DemoView, LiveView, PlainView, Step, app_rows
 from fleet.git.webhooks import WEBHOOK_PATH, WebhookSecrets
 from fleet.kube import KubeError, NotFound, request_json
 from fleet.render import RenderTools
@@ -64,6 +65,8 @@ TRACK_INTERVAL = 0.25
 CALL_TIMEOUT = 10.0
 DRIFT_CLUSTER = "prod-eu"
 DRIFT_REPLICAS = 0
+DWELL = 3.0
+"""Seconds a finished step stays on the live screen before the next starts."""
 LOG_NAME = "fleet-demo.log"
 TITLE = (
     f"fleet demo: hub + {len(MEMBERS)} clusters, ApplicationSet "
@@ -79,6 +82,12 @@ class Options:
     log_path: Path
     render_tools: RenderTools | None = None
     """None: discovered (the checkout's .cache/bin, then PATH)."""
+    stay: bool = False
+    """After the steps, keep the world running (dashboard, kubeconfigs) until Ctrl-C."""
+    dwell: float = 0.0
+    """Seconds each finished step stays on screen before the next starts (the live view)."""
+    stayed: bool = False
+    """Set once the steps are over and the demo stays: Ctrl-C is then the normal end."""
 
 
 def expected_apps() -> set[str]:
@@ -209,6 +218,7 @@ class Demo:
 
     async def converge(self, world: Scenario) -> None:
         revision = self.revision = world.initial_revision
+        self.view.set_target(revision)
         self.waiting_for = f"every Application Synced and Healthy at {revision[:7]}"
         self._set(1, "running", f"{len(expected_apps())} Applications to {revision[:7]}")
         start = time.monotonic()
@@ -260,6 +270,7 @@ class Demo:
             f"{repo_content.ROLLOUT_REPLICAS}, MESSAGE {repo_content.ROLLOUT_MESSAGE!r}"
         )
         self.revision = sha
+        self.view.set_target(sha)
         self._set(3, "running", f"git commit {sha[:7]} ({change}); {await webhook()}")
         self.waiting_for = (
             f"every Application Synced and Healthy at {sha[:7]}, and guestbook on "
@@ -347,13 +358,16 @@ async def run_demo(options: Options, out: TextIO, err: TextIO) -> int:
     steps = [Step("converge"), Step("drift"), Step("rollout")]
     view: LiveView | PlainView
     if options.live:
-        view = LiveView(Console(file=out), TITLE, len(expected_apps()))
+        console = Console(file=out)
+        console.width = min(console.width, WIDTH)
+        view = LiveView(console, TITLE, len(expected_apps()))
     else:
         view = PlainView(out, len(expected_apps()))
     view.set_steps(steps)
     demo = Demo(view, steps)
     view.note(TITLE)
-    view.note(f"workdir {options.workdir}; controller log {options.log_path}")
+    view.note(f"workdir {options.workdir}")
+    view.note(f"controller log {options.log_path}")
     tools = options.render_tools or render_tools()
     if tools.kustomize is None and tools.kubectl is None:
         view.note(
@@ -390,8 +404,16 @@ async def run_demo(options: Options, out: TextIO, err: TextIO) -> int:
 
                 with view:
                     await demo.converge(world)
+                    await anyio.sleep(options.dwell)
                     await demo.drift(world)
+                    await anyio.sleep(options.dwell)
                     await demo.rollout(world, webhook)
+                    if options.stay:
+                        deadline.deadline = math.inf  # --timeout bounds the steps only
+                        options.stayed = True
+                        for line in explore_lines(world, controller.port):
+                            view.note(line)
+                        await anyio.sleep_forever()
                 tg.cancel_scope.cancel()
     if deadline.cancelled_caught:
         report_timeout(demo, options.timeout, err)
@@ -399,6 +421,26 @@ async def run_demo(options: Options, out: TextIO, err: TextIO) -> int:
         return EXIT_TIMEOUT
     out.write("fleet demo: every step converged\n")
     return EXIT_OK
+
+
+def explore_lines(world: Scenario, port: int) -> list[str]:
+    """What to do next, in lines of at most 80 columns (each path on a line of its own)."""
+    hub = world.kubeconfig("hub")
+    lines = [
+        "",
+        "The demo keeps running: explore it, then press Ctrl-C to stop.",
+        f"  dashboard: http://127.0.0.1:{port}/dashboard/",
+        "  (Sync, Refresh and Rollback need a sign-in: the hub's admin token is",
+        "  the `token:` line of the hub's kubeconfig)",
+        "  the hub, with kubectl and fleet:",
+        f"  export KUBECONFIG={hub}",
+        f"  kubectl get fapp,fappset,fcl -n {world.namespace}",
+        f"  fleet app list -n {world.namespace}",
+        f"  fleet app diff guestbook-{DRIFT_CLUSTER} -n {world.namespace}",
+        "  the members (kubectl --kubeconfig FILE get deploy -A):",
+    ]
+    lines += [f"  {world.kubeconfig(m.name)}" for m in MEMBERS]
+    return lines
 
 
 def report_timeout(demo: Demo, timeout: float, err: TextIO) -> None:
@@ -501,13 +543,19 @@ def main(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         live=not args.once and sys.stdout.isatty(),
         log_path=workdir / LOG_NAME,
+        stay=not args.once,
+        dwell=DWELL if not args.once and sys.stdout.isatty() else 0.0,
     )
     undo_logging = _log_to_file(options.log_path, getattr(args, "log_level", "info"))
     code = EXIT_INTERRUPTED
     try:
         code = anyio.run(run_demo, options, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
-        print("fleet demo: interrupted", file=sys.stderr)
+        if options.stayed:  # the steps were done: Ctrl-C is how the demo ends
+            print("fleet demo: stopped", file=sys.stderr)
+            code = EXIT_OK
+        else:
+            print("fleet demo: interrupted", file=sys.stderr)
     except BaseException as error:
         failure = _expected_failure(error)
         if failure is None:

@@ -7,6 +7,7 @@ ANSI codes, so scripts and CI logs stay readable and greppable.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from rich.text import Text
 SYNCED = "Synced"
 HEALTHY = "Healthy"
 REFRESH_PER_SECOND = 4
+WIDTH = 80
+"""Columns every line of the demo fits in (a default terminal)."""
 
 _SYNC_STYLE = {"Synced": "green", "OutOfSync": "yellow", "Unknown": "dim"}
 _HEALTH_STYLE = {
@@ -71,9 +74,13 @@ def app_rows(apps: Iterable[Mapping[str, Any]], cluster_names: Mapping[str, str]
     return sorted((app_row(app, cluster_names) for app in apps), key=lambda row: row.name)
 
 
-def progress_text(rows: list[AppRow], expected: int) -> str:
+def progress_text(rows: list[AppRow], expected: int, target: str = "") -> str:
+    """`N/M Synced and Healthy`, counting only Applications at `target` (the commit the
+    running step rolls out) when one is given: an Application still Synced at the previous
+    commit has not rolled out yet."""
     total = max(expected, len(rows))
-    return f"{sum(row.ready for row in rows)}/{total} Synced and Healthy"
+    done = sum(row.ready and (not target or row.revision == target[:7]) for row in rows)
+    return f"{done}/{total} Synced and Healthy" + (f" at {target[:7]}" if target else "")
 
 
 @dataclass
@@ -108,7 +115,9 @@ def build_table(rows: list[AppRow]) -> Table:
     return table
 
 
-def build_view(title: str, steps: list[Step], rows: list[AppRow], expected: int) -> RenderableType:
+def build_view(
+    title: str, steps: list[Step], rows: list[AppRow], expected: int, target: str = ""
+) -> RenderableType:
     """The whole live screen: title, steps, the table, the progress line."""
     parts: list[RenderableType] = [Text(title, style="bold")]
     parts += [
@@ -116,10 +125,10 @@ def build_view(title: str, steps: list[Step], rows: list[AppRow], expected: int)
         for i, step in enumerate(steps, start=1)
     ]
     parts += [Text(""), build_table(rows), Text("")]
-    ready = sum(row.ready for row in rows)
-    total = max(expected, len(rows))
-    style = "bold green" if total and ready == total else "bold yellow"
-    parts.append(Text(progress_text(rows, expected), style=style))
+    progress = progress_text(rows, expected, target)
+    done, total = (int(n) for n in progress.split(" ", 1)[0].split("/"))
+    style = "bold green" if total and done == total else "bold yellow"
+    parts.append(Text(progress, style=style))
     return Group(*parts)
 
 
@@ -134,6 +143,10 @@ class DemoView(Protocol):
 
     def update(self, rows: list[AppRow]) -> None: ...
 
+    def set_target(self, revision: str) -> None:
+        """The commit the running step rolls out: the progress counts only rows at it."""
+        ...
+
 
 class PlainView:
     """One line per change, elapsed seconds first, no colour: for pipes, files and `--once`."""
@@ -145,6 +158,8 @@ class PlainView:
         self._start = time.monotonic()
         self._last: dict[str, AppRow] = {}
         self._last_progress = ""
+        self._rows: list[AppRow] = []
+        self.target = ""
 
     def __enter__(self) -> PlainView:
         return self
@@ -153,7 +168,16 @@ class PlainView:
         return None
 
     def _print(self, text: str) -> None:
-        self.out.write(f"[{time.monotonic() - self._start:6.1f}s] {text}\n")
+        stamp = f"[{time.monotonic() - self._start:6.1f}s] "
+        lines = textwrap.wrap(
+            text,
+            WIDTH,
+            initial_indent=stamp,
+            subsequent_indent=" " * len(stamp),
+            break_on_hyphens=False,
+            break_long_words=False,  # a path stays whole, to be copied
+        )
+        self.out.write("\n".join(lines or [stamp.rstrip()]) + "\n")
         self.out.flush()
 
     def note(self, text: str) -> None:
@@ -167,7 +191,12 @@ class PlainView:
         if step.state != "pending":
             self._print(step_line(number, step).lstrip())
 
+    def set_target(self, revision: str) -> None:
+        self.target = revision
+        self.update(self._rows)
+
     def update(self, rows: list[AppRow]) -> None:
+        self._rows = rows
         for row in rows:
             if self._last.get(row.name) != row:
                 self._last[row.name] = row
@@ -175,7 +204,7 @@ class PlainView:
                     f"{row.name:<24} {row.cluster:<11} {row.sync:<9} {row.health:<11} "
                     f"{row.revision or '-'}"
                 )
-        progress = progress_text(rows, self.expected)
+        progress = progress_text(rows, self.expected, self.target)
         if progress != self._last_progress:
             self._last_progress = progress
             self._print(progress)
@@ -190,10 +219,11 @@ class LiveView:
         self.expected = expected
         self.steps: list[Step] = []
         self.rows: list[AppRow] = []
+        self.target = ""
         self._live: Live | None = None
 
     def renderable(self) -> RenderableType:
-        return build_view(self.title, self.steps, self.rows, self.expected)
+        return build_view(self.title, self.steps, self.rows, self.expected, self.target)
 
     def __enter__(self) -> LiveView:
         self._live = Live(
@@ -213,7 +243,8 @@ class LiveView:
                 self.console.line()  # rich leaves a file's last line open; a terminal's not
 
     def note(self, text: str) -> None:
-        self.console.print(Text(text, style="dim"), soft_wrap=True)
+        # wrapped at the console's width (at most 80 columns), on spaces: paths stay whole
+        self.console.print(Text(text, style="dim"))
 
     def set_steps(self, steps: list[Step]) -> None:
         self.steps = steps
@@ -223,3 +254,6 @@ class LiveView:
 
     def update(self, rows: list[AppRow]) -> None:
         self.rows = rows
+
+    def set_target(self, revision: str) -> None:
+        self.target = revision

@@ -164,3 +164,31 @@ def test_unconverged_description_names_state_conditions_and_last_operation() -> 
 def test_converged_application_has_no_description() -> None:
     assert describe_unconverged(APPS[1], SHA) == ""
     assert describe_unconverged(APPS[1], "f" * 40) != ""
+
+
+def test_progress_counts_only_applications_at_the_commit_being_rolled_out() -> None:
+    rows = app_rows(
+        [
+            application("guestbook-prod-eu", "prod-eu", "Synced", "Healthy", revision="a" * 40),
+            application("redis-prod-eu", "prod-eu", "Synced", "Healthy", revision=SHA),
+        ],
+        SERVERS,
+    )
+    assert progress_text(rows, expected=2, target="a" * 40) == ("1/2 Synced and Healthy at aaaaaaa")
+
+
+def test_plain_view_lines_fit_80_columns_and_keep_paths_whole() -> None:
+    out = io.StringIO()
+    view = PlainView(out, expected=1)
+    path = "/tmp/fleet-demo-abcdefgh/kubeconfigs/" + "x" * 30 + ".kubeconfig"
+    view.note("a long explanation of what the demo did " * 4 + path)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines if path not in line), lines
+    assert any(line.strip() == path for line in lines)
+
+
+def test_live_screen_fits_80_columns() -> None:
+    console = Console(record=True, width=80, force_terminal=True)
+    long = Step("rollout", "git commit 0123456 (guestbook production overlay: " * 3, "running")
+    console.print(build_view("fleet demo", [long], app_rows(APPS, SERVERS), expected=3))
+    assert all(len(line) <= 80 for line in console.export_text().splitlines())
