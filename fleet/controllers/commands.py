@@ -253,6 +253,12 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         "with the controller's own hub credentials, unless a cluster Secret registers it",
     )
     run.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="serve no web dashboard (default: /dashboard/ on --listen, read-only unless a "
+        "browser signs in with a hub token that hub RBAC allows to update Applications)",
+    )
+    run.add_argument(
         "--no-notifications",
         action="store_true",
         help="send no notifications (default: Argo CD-style notifications from the "

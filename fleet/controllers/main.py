@@ -100,6 +100,7 @@ def settings_from_args(args: argparse.Namespace) -> ControllerSettings:
             max_body=args.webhook_max_body,
         ),
         in_cluster_enabled=not getattr(args, "no_in_cluster", False),
+        dashboard=not getattr(args, "no_dashboard", False),
         notifications=NotifySettings(
             enabled=not getattr(args, "no_notifications", False),
             request_timeout=float(getattr(args, "notification_timeout", 10.0)),

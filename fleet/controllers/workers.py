@@ -40,10 +40,12 @@ from pathlib import Path
 
 import anyio
 import structlog
+from aiohttp import web
 from anyio.abc import Process
 
 from fleet.controllers.commands import worker_options
 from fleet.server.app import HttpServer
+from fleet.server.dashboard import Dashboard, for_hub, run_for_hub
 from fleet.server.front import Front, WorkerView
 from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
@@ -177,6 +179,7 @@ class Supervisor:
             str(worker.cache_dir),
             "--supervisor-fd",
             str(fd),
+            "--no-dashboard",  # the supervisor serves it on the public port
         ]
 
     # -- running ------------------------------------------------------------------------------
@@ -190,7 +193,9 @@ class Supervisor:
                 note="the workers without a shard stand by",
             )
         async with Front(self.views, limits=self.limits, metrics=self.metrics) as front:
-            main = HttpServer(front.main_app(), limits=self.limits, metrics=self.metrics)
+            main_app = front.main_app()
+            dashboard = self._dashboard(main_app)
+            main = HttpServer(main_app, limits=self.limits, metrics=self.metrics)
             health = HttpServer(front.health_app(), limits=self.limits)
             try:
                 self.port = await main.start(*self.listen)
@@ -209,6 +214,8 @@ class Supervisor:
             try:
                 async with anyio.create_task_group() as outer:
                     outer.start_soon(self._signals)
+                    if dashboard is not None:
+                        outer.start_soon(run_for_hub, dashboard)
                     async with anyio.create_task_group() as keepers:
                         for worker in self.workers:
                             keepers.start_soon(self._keep, worker)
@@ -218,8 +225,28 @@ class Supervisor:
                     await main.stop()
                     if self.health_listen is not None:
                         await health.stop()
+                    if dashboard is not None:
+                        await dashboard.hub.close()
         log.info("supervisor.stopped", code=self.exit_code)
         return self.exit_code
+
+    def _dashboard(self, app: web.Application) -> Dashboard | None:
+        """The dashboard on the public port, over the supervisor's own hub watch (workers
+        run with --no-dashboard); None when turned off or the hub cannot be reached."""
+        args = self.args
+        if getattr(args, "no_dashboard", False):
+            return None
+        from fleet.api.group import flavour
+        from fleet.clusters.credentials import CredentialsError
+        from fleet.clusters.hub import hub_client
+
+        api = flavour(str(getattr(args, "api", None) or "fleet"))
+        try:
+            hub = hub_client(args.hub_kubeconfig, args.hub_context)
+        except CredentialsError as error:
+            log.warning("supervisor.no_dashboard", reason=str(error))
+            return None
+        return for_hub(app, hub, args.namespace or api.namespace, api)
 
     async def _signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -478,3 +478,19 @@ async def test_an_oversized_webhook_is_refused_at_the_supervisor_and_reaches_no_
     ):
         assert r.status == 413
     assert received == [[], []]
+
+
+async def test_the_supervisor_serves_the_dashboard_from_its_own_hub_watch(
+    scenario: Scenario,
+) -> None:
+    async with supervised(scenario) as sup:
+        await scenario.apply_appset(scenario.appset())
+        await scenario.wait_apps(every_app(scenario), timeout=120, what="all Synced and Healthy")
+        apps = await scenario.applications()
+
+        async def listed() -> str | None:
+            status, text = await sup.get(sup.port, "/dashboard/apps")
+            return text if status == 200 and text.count("data-app=") == len(apps) else None
+
+        text = await until(listed, 30, "every Application on the supervisor's dashboard")
+        assert all(f'data-app="{name}"' in text for name in apps)

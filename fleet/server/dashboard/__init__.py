@@ -18,11 +18,13 @@ if TYPE_CHECKING:
     from fleet.server.dashboard.embed import (
         Dashboard,
         for_controller,
+        for_hub,
         mount,
         run_for_controller,
+        run_for_hub,
     )
 
-__all__ = ["Dashboard", "for_controller", "mount", "run_for_controller"]
+__all__ = ["Dashboard", "for_controller", "for_hub", "mount", "run_for_controller", "run_for_hub"]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from kubernetes_asyncio.client import ApiClient
 
+from fleet.api.group import ApiFlavour
 from fleet.server.dashboard.routes import Dashboard
 
-__all__ = ["Dashboard", "for_controller", "mount", "run_for_controller"]
+__all__ = ["Dashboard", "for_controller", "for_hub", "mount", "run_for_controller", "run_for_hub"]
 
 if TYPE_CHECKING:
     from fleet.controllers.runtime import Controller
@@ -50,3 +52,25 @@ async def run_for_controller(controller: Controller, dashboard: Dashboard) -> No
     async with anyio.create_task_group() as tg:
         await tg.start(dashboard.events.run)
         await tg.start(ControllerFeed(controller, dashboard.store).run)
+
+
+def for_hub(app: web.Application, hub: ApiClient, namespace: str, flavour: ApiFlavour) -> Dashboard:
+    """A dashboard over its own hub watch (a supervisor of workers, which has no caches),
+    mounted on `app`; run it with `run_for_hub`."""
+    from fleet.server.dashboard.model import Store
+
+    dashboard = Dashboard(Store(), hub, namespace, flavour=flavour)
+    mount(app, dashboard)
+    return dashboard
+
+
+async def run_for_hub(dashboard: Dashboard) -> None:
+    """Watch the hub and publish until cancelled."""
+    import anyio
+
+    from fleet.server.dashboard.feeds import HubFeed
+
+    feed = HubFeed(dashboard.hub, dashboard.namespace, dashboard.store, flavour=dashboard.flavour)
+    async with anyio.create_task_group() as tg:
+        await tg.start(dashboard.events.run)
+        await feed.run()
