@@ -489,8 +489,9 @@ class ApplicationController:
             )
             engine.status = rt.status
             label = engine.spec.app.label_value
-            engine.live_cache = lambda res: self.watches.snapshot(api, res, label)
-            engine.open_cache = lambda resources: self.watches.prime(api, resources)
+            if not engine.spec.reads_managed_fields:  # the shared caches hold none
+                engine.live_cache = lambda res: self.watches.snapshot(api, res, label)
+                engine.open_cache = lambda resources: self.watches.prime(api, resources)
             name = str((app.get("metadata") or {}).get("name", ""))
             engine.on_progress = lambda: self._write_status(name, rt)  # hooks Running
             rt.engine, rt.cluster, rt.spec_fingerprint = engine, cluster, fingerprint
@@ -759,7 +760,9 @@ class ApplicationController:
         with scope:
             try:
                 healer = SelfHealer(
-                    engine, watches=self.watches, on_change=lambda: self._refresh_soon(name)
+                    engine,
+                    watches=None if engine.spec.reads_managed_fields else self.watches,
+                    on_change=lambda: self._refresh_soon(name),
                 )
                 await healer.run()
             except Exception as error:  # a healer never takes the controller down

@@ -30,6 +30,12 @@ class AppSpec:
     def option(self, name: str, value: str = "true") -> bool:
         return f"{name}={value}" in self.sync_options
 
+    @property
+    def reads_managed_fields(self) -> bool:
+        """An ignoreDifferences rule names managedFieldsManagers: comparing needs the live
+        objects' managedFields, which the shared watch caches (WatchHub) do not keep."""
+        return any(rule.managers for rule in self.ignore)
+
     @classmethod
     def from_application(cls, application: Mapping[str, Any]) -> AppSpec:
         """From an Argo CD Application document (`metadata`, `spec`)."""

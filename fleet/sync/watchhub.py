@@ -233,7 +233,8 @@ class WatchHub:
                     on_event=event,
                     label_selector=LABEL,
                     server_timeout=self.server_timeout,
-                    managed_fields=True,  # ignoreDifferences' managedFieldsManagers reads them
+                    # no managedFields: an Application whose ignoreDifferences reads them
+                    # (AppSpec.reads_managed_fields) watches and lists on its own
                 )
             except Exception as error:  # one stream never takes the others down
                 stream.error = str(error) or type(error).__name__
