@@ -60,7 +60,7 @@ class _Gone(Exception):
 @dataclass(frozen=True)
 class _KindApi:
     kind: str
-    api: str  # "apps", "batch" or "core"
+    api: str  # "apps", "batch", "core" or "autoscaling"
     plural: str  # method name fragment: deployment, stateful_set, pod, ...
 
 
@@ -71,6 +71,9 @@ _KINDS: dict[str, _KindApi] = {
     "ReplicaSet": _KindApi("ReplicaSet", "apps", "replica_set"),
     "Job": _KindApi("Job", "batch", "job"),
     "Pod": _KindApi("Pod", "core", "pod"),
+    "HorizontalPodAutoscaler": _KindApi(
+        "HorizontalPodAutoscaler", "autoscaling", "horizontal_pod_autoscaler"
+    ),
 }
 assert set(_KINDS) == SUPPORTED_KINDS
 
@@ -111,6 +114,7 @@ class StatusAgent:
             "apps": k8s.AppsV1Api(api),
             "batch": k8s.BatchV1Api(api),
             "core": k8s.CoreV1Api(api),
+            "autoscaling": k8s.AutoscalingV2Api(api),
         }
         self._sanitize: Callable[[Any], Any] = api.sanitize_for_serialization
         self._latest: dict[Key, Obj] = {}

@@ -209,7 +209,8 @@ class EventSink:
         for item in events:
             try:
                 self._send.send_nowait((ref, item))
-            except anyio.WouldBlock:
+            except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                # full, or the writer has stopped (shutdown): an Event is never worth a wait
                 self.dropped += 1
                 log.debug("event.dropped", object=ref.name, reason=item.reason)
 

@@ -126,6 +126,10 @@ def _fingerprint(app: Mapping[str, Any]) -> str:
     return json.dumps(app.get("spec") or {}, sort_keys=True)
 
 
+def _deleting(app: Mapping[str, Any]) -> bool:
+    return bool((app.get("metadata") or {}).get("deletionTimestamp"))
+
+
 def _group(app: Mapping[str, Any]) -> str:
     """The fairness bucket of an Application: its destination as written (no lookup needed)."""
     dest = (app.get("spec") or {}).get("destination") or {}
@@ -258,6 +262,9 @@ class ApplicationController:
                 self.queue.add(name)
                 return
             self.apps[name] = obj
+            rt = self._runtimes.get(name)
+            if rt is not None and rt.engine is not None and _deleting(obj):
+                rt.engine.stop_retrying("the Application is being deleted")
             if old is None or _trigger_fields(old) != _trigger_fields(obj):
                 self.queue.add(name, group=_group(obj))
 

@@ -35,6 +35,7 @@ WORKLOADS = frozenset(
         "replicasets.apps",
         "jobs.batch",
         "pods.",
+        "horizontalpodautoscalers.autoscaling",
     }
 )
 MANAGER = "kube-controller-manager"

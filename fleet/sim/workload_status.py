@@ -39,7 +39,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-SUPPORTED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"})
+SUPPORTED_KINDS = frozenset(
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+        "Pod",
+        "HorizontalPodAutoscaler",
+    }
+)
 
 # Default spec values the API server fills in; repeated here because `obj` may come from a
 # manifest that was never defaulted (the simulator) as well as from the API server.
@@ -74,6 +84,8 @@ def settled_status(obj: Obj, *, failing: bool, now: datetime | None = None) -> S
         return _job(obj, failing, when)
     if kind == "Pod":
         return _pod(obj, failing, when)
+    if kind == "HorizontalPodAutoscaler":
+        return _hpa(obj, failing, when)
     return None
 
 
@@ -418,3 +430,54 @@ def _pod(obj: Obj, failing: bool, when: str) -> Status | None:
         ],
     )
     return status
+
+
+def _hpa(obj: Obj, failing: bool, when: str) -> Status | None:
+    """What the HPA controller writes with a working metrics API (or, failing, without one):
+    Argo CD's health check judges the HPA by these conditions. The replica counts are the
+    spec's minimum: the simulator has no load to scale on."""
+    if _str_version(obj) != "autoscaling/v2":
+        return None  # v1 keeps its conditions in an annotation the agent does not write
+    spec = _spec(obj)
+    low = spec.get("minReplicas")
+    replicas = low if isinstance(low, int) and low > 0 else 1
+    if failing:
+        message = (
+            "the HPA was unable to compute the replica count: unable to get metrics for "
+            "resource cpu: no metrics returned from resource metrics API"
+        )
+        wanted = [
+            (
+                "AbleToScale",
+                "True",
+                "SucceededGetScale",
+                "the HPA controller was able to get the target's current scale",
+            ),
+            ("ScalingActive", "False", "FailedGetResourceMetric", message),
+        ]
+    else:
+        wanted = [
+            ("AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size"),
+            (
+                "ScalingActive",
+                "True",
+                "ValidMetricFound",
+                "the HPA was able to successfully calculate a replica count from cpu resource "
+                "utilization (percentage of request)",
+            ),
+            (
+                "ScalingLimited",
+                "False",
+                "DesiredWithinRange",
+                "the desired count is within the acceptable range",
+            ),
+        ]
+    return {
+        "currentReplicas": replicas,
+        "desiredReplicas": replicas,
+        "conditions": _conditions(obj, when, wanted),
+    }
+
+
+def _str_version(obj: Obj) -> str:
+    return str(obj.get("apiVersion") or "")

@@ -133,6 +133,9 @@ class SyncEngine:
         self.write_lock = anyio.Lock()
         self.kinds_changed = anyio.Event()
         self.on_progress: Callable[[], Awaitable[None]] | None = None
+        self._stop_retrying = anyio.Event()
+        self._syncing = False
+        self.stop_reason = ""
         """Set by the controller: writes the Application's status while a sync waits on hooks,
         so `operationState` shows them Running (as Argo CD does) during a long migration."""
         self._limiter = anyio.CapacityLimiter(concurrency)
@@ -376,6 +379,28 @@ class SyncEngine:
         log = self.log.bind(revision=revision)
         op = Operation(revision=revision)
         self.status.operation = op
+        self._stop_retrying, self._syncing = anyio.Event(), True
+        try:
+            return await self._attempts(
+                manifests, revision, op, log, prune_enabled, allow_empty, comparison, remove_hooks
+            )
+        finally:
+            self._syncing = False
+
+    async def _attempts(
+        self,
+        manifests: Sequence[Obj],
+        revision: str,
+        op: Operation,
+        log: Any,
+        prune_enabled: bool | None,
+        allow_empty: bool | None,
+        comparison: Comparison | None,
+        remove_hooks: bool,
+    ) -> Operation:
+        """The attempts of one sync, until success, the retry policy's end, or
+        `stop_retrying` (checked after each failed attempt, so a stop asked mid-attempt also
+        ends the sync at that attempt)."""
         policy = self.spec.retry
         attempt = 0
         while True:
@@ -399,7 +424,13 @@ class SyncEngine:
             op.retry_count = attempt
             delay = policy.backoff(attempt)
             op.message = f"{op.message} (retrying attempt #{attempt} after {delay:g}s)"
-            await anyio.sleep(delay)
+            with anyio.move_on_after(delay):
+                await self._stop_retrying.wait()
+            if self._stop_retrying.is_set():
+                op.phase = "Failed"
+                failure = op.message.rpartition(" (retrying")[0]
+                op.message = f"{failure} (retries stopped: {self.stop_reason})"
+                break
         op.finished_at = now()
         self.status.revision = revision
         self.status.record_history(op)
@@ -502,6 +533,13 @@ class SyncEngine:
                     health.status if health else None, health.message if health else "",
                     hook=True,
                 )  # fmt: skip
+
+    def stop_retrying(self, reason: str) -> None:
+        """End a sync that waits to retry (the Application is being deleted): its backoff
+        could otherwise hold the Application's reconcile, and so its deletion, for minutes."""
+        if self._syncing:
+            self.stop_reason = reason
+            self._stop_retrying.set()
 
     async def report_progress(self) -> None:
         """Best effort: a failed status write never fails the sync (the final one follows)."""

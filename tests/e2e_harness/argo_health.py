@@ -1,8 +1,8 @@
 """Argo CD's built-in health rules for the workload kinds, as a test oracle.
 
 A transcription of gitops-engine's ``pkg/health`` (health_deployment.go, health_replicaset.go,
-health_statefulset.go, health_daemonset.go, health_job.go, health_pod.go) for ``apps/v1``,
-``batch/v1`` and ``v1`` Pod objects as dicts. The status agent and the simulator must produce
+health_statefulset.go, health_daemonset.go, health_job.go, health_pod.go, health_hpa.go) for
+``apps/v1``, ``batch/v1``, ``autoscaling/v2`` and ``v1`` Pod objects as dicts. The status agent and the simulator must produce
 statuses these rules read as Healthy, or Degraded when failing, because fleet's users read health
 the Argo CD way.
 """
@@ -124,4 +124,23 @@ def health(obj: Mapping[str, Any]) -> str:
             is_ready = ready is not None and ready.get("status") == "True"
             return "Healthy" if is_ready else "Progressing"
         return "Progressing" if phase == "Running" else "Unknown"
+    if kind == "HorizontalPodAutoscaler":
+        # The first condition with a known (type, reason) decides; none: waiting to autoscale.
+        for condition in status.get("conditions") or []:
+            key = (condition.get("type"), condition.get("reason"))
+            if key in {
+                ("AbleToScale", "FailedGetScale"),
+                ("AbleToScale", "FailedUpdateScale"),
+                ("ScalingActive", "FailedGetResourceMetric"),
+                ("ScalingActive", "InvalidSelector"),
+            }:
+                return "Degraded"
+            if key in {
+                ("AbleToScale", "SucceededRescale"),
+                ("ScalingLimited", "DesiredWithinRange"),
+                ("ScalingLimited", "TooFewReplicas"),
+                ("ScalingLimited", "TooManyReplicas"),
+            }:
+                return "Healthy"
+        return "Progressing"
     raise ValueError(f"no health rule for {kind}")

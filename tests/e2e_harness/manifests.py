@@ -31,6 +31,26 @@ def workload(kind: str, name: str, *, fail: bool = False, replicas: int = 2) -> 
             "metadata": dict(metadata, labels=dict(pod["metadata"]["labels"])),
             "spec": pod["spec"],
         }
+    if kind == "HorizontalPodAutoscaler":
+        return {
+            "apiVersion": "autoscaling/v2",
+            "kind": kind,
+            "metadata": metadata,
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": 1,
+                "maxReplicas": replicas + 1,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 80},
+                        },
+                    }
+                ],
+            },
+        }
     if kind == "Job":
         return {
             "apiVersion": "batch/v1",

@@ -31,5 +31,5 @@ async def test_agent_retries_with_backoff_instead_of_failing(tmp_path: Path) -> 
 
 
 def test_unknown_kinds_are_refused() -> None:
-    with pytest.raises(ValueError, match="Pod"):
-        StatusAgent(object(), kinds={"Pod"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CronJob"):
+        StatusAgent(object(), kinds={"CronJob"})  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ FAILING_HEALTH = {
     "StatefulSet": "Progressing",
     "DaemonSet": "Progressing",
     "Pod": "Degraded",
+    "HorizontalPodAutoscaler": "Degraded",
 }
 
 

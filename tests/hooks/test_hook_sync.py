@@ -13,6 +13,7 @@ from fleet.kube import request_json
 from fleet.kube.watch import list_and_watch
 from fleet.sync import hooks
 from fleet.sync.engine import SyncEngine
+from fleet.sync.retry import RetryPolicy
 from tests.hooks.manifests import hook_results, image_of, job, jobs, pod, read
 from tests.sync.helpers import configmap, deployment, engine
 
@@ -312,3 +313,27 @@ async def test_a_hook_that_never_finishes_fails_the_sync_after_the_hook_timeout(
     assert op.phase == "Failed"
     assert "PreSync hook Job/migrate" in op.message and "did not finish within 1s" in op.message
     assert await read(api, namespace, "ConfigMap", "cfg") is None
+
+
+async def test_stopping_a_sync_that_waits_to_retry_ends_it_at_once(
+    api: ApiClient, namespace: str
+) -> None:
+    """Deleting an Application whose sync backs off for an hour must not wait that hour."""
+    hour = RetryPolicy(limit=5, duration=3600.0, max_duration=3600.0)
+    eng = engine(api, namespace, retry=hour, wave_timeout=HANG_GUARD)
+    result: list[Any] = []
+
+    async def run() -> None:
+        result.append(await eng.sync([job("migrate", failing=True)], "rev-1-aaaaaaaa"))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        with anyio.fail_after(HANG_GUARD):  # hang guard: the hook fails within seconds
+            while eng.status.operation is None or "retrying" not in eng.status.operation.message:
+                await anyio.sleep(0.05)
+        eng.stop_retrying("the Application is being deleted")
+    [op] = result
+    assert op.phase == "Failed"
+    assert op.retry_count == 1
+    assert op.message.endswith("(retries stopped: the Application is being deleted)")
+    assert "PreSync hook Job/migrate" in op.message
