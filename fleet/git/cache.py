@@ -385,6 +385,18 @@ class RepoCache:
                 break
         raise RevisionNotFoundError(f"revision {revision!r} not found in {repo.display}")
 
+    async def commit(self, repo_url: str, sha: str) -> mirror.CommitInfo | None:
+        """Author, date and subject of `sha` in the mirror of `repo_url`, or None: a
+        repository the cache does not hold already is neither registered nor fetched
+        (the dashboard asks, and its visitors must not make the controller fetch)."""
+        clean, _username, _password = split_credentials(repo_url)
+        repo = self._repos.get(cache_key(clean))
+        if repo is None or repo.snapshot is None:
+            return None
+        return await anyio.to_thread.run_sync(
+            mirror.commit_info, repo.path, sha, limiter=self._limiter
+        )
+
     async def resolver(self, repo_urls: Iterable[str] = ()) -> MirrorResolver:
         """A `generators.repos.RepoResolver` pinned to the current snapshots.
 

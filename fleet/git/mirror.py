@@ -149,6 +149,35 @@ def find_commit(path: str, revision: str) -> str | None:
     return sha if len(sha) == 40 else None
 
 
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """Who made a commit, when, and its subject line (the dashboard shows them)."""
+
+    sha: str
+    author: str
+    date: str
+    """ISO 8601, the author date."""
+    subject: str
+
+
+def commit_info(path: str, sha: str) -> CommitInfo | None:
+    """The commit `sha` of the mirror at `path`, None when it is not there (never fetches)."""
+    if not looks_like_sha(sha):
+        return None
+    try:
+        out = run_git(
+            path,
+            ["show", "-s", "--format=%H%x00%an%x00%aI%x00%s", f"{sha.lower()}^{{commit}}"],
+            timeout=30,
+        )
+    except Exception:
+        return None
+    parts = out.strip().split("\0")
+    if len(parts) != 4:
+        return None
+    return CommitInfo(parts[0], parts[1][:200], parts[2], parts[3][:500])
+
+
 def archive(path: str, treeish: str, out: Sink) -> None:
     """`git archive --format=tar TREEISH` written to `out` (a subtree when TREEISH is SHA:path)."""
     run_git(path, ["archive", "--format=tar", treeish], timeout=600, output_stream=out)

@@ -195,3 +195,13 @@ async def test_drift_on_a_member_reaches_the_event_stream(running: Running) -> N
                 if row and row["sync"] == "OutOfSync":
                     break
         await stream.aclose()
+
+
+async def test_the_application_page_names_the_synced_commit_and_its_author(
+    running: Running,
+) -> None:
+    async with await browser(running) as session, session.get("/dashboard/apps/web-m1") as page:
+        text = await page.text()
+    commit = text.split("<dt>Commit</dt>", 1)[1].split("</dd>", 1)[0]
+    assert "initial" in commit  # the subject of the config repository's first commit
+    assert re.search(r"— .+, \d{4}-\d\d-\d\dT", commit), commit  # author, date

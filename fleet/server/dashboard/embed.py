@@ -8,6 +8,7 @@ from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.group import ApiFlavour
+from fleet.git.mirror import CommitInfo
 from fleet.server.dashboard.routes import Dashboard
 
 __all__ = ["Dashboard", "for_controller", "for_hub", "mount", "run_for_controller", "run_for_hub"]
@@ -39,6 +40,12 @@ def for_controller(controller: Controller, app: web.Application) -> Dashboard:
         flavour=settings.flavour,
         render_bin_dir=None,
     )
+
+    async def commits(repo: str, sha: str) -> CommitInfo | None:
+        apps = controller.applications
+        return await apps.repos.cache.commit(repo, sha) if apps is not None else None
+
+    dashboard.commits = commits
     mount(app, dashboard)
     return dashboard
 

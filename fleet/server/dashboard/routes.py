@@ -29,6 +29,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.group import FLEET, ApiFlavour
 from fleet.appcli.errors import CliError
+from fleet.git.mirror import CommitInfo
 from fleet.redaction import redact
 from fleet.server.dashboard import actions
 from fleet.server.dashboard.auth import Access, Refused, Session, Sessions
@@ -42,6 +43,9 @@ PER_PAGE = 50
 MAX_FORM = 256 * 1024
 """Largest form body (a pasted ApplicationSet); the server's own body limit applies too."""
 DIFF_TIMEOUT = 60.0
+COMMIT_WAIT = 1.0
+MAX_COMMITS = 4096
+CommitReader = Callable[[str, str], Awaitable["CommitInfo | None"]]
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -73,6 +77,10 @@ class Dashboard:
     diffs: dict[str, tuple[str, str]] = field(default_factory=dict)
     """session id -> (Application, diff text) shown once on its page."""
     _diff_limit: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    commits: CommitReader | None = None
+    """Reads a commit's author and subject from the controller's repository cache (None in
+    `fleet dashboard`, which holds no repositories: the page shows the SHA alone)."""
+    _commit_cache: dict[tuple[str, str], CommitInfo | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.events = EventHub(self.store)
@@ -163,6 +171,7 @@ class Dashboard:
             "app.html",
             "apps",
             app=view,
+            commit=await self._commit(obj),
             row=self.store.rows.get(name),
             diff=diff[1] if diff is not None and diff[0] == name else None,
         )
@@ -182,6 +191,23 @@ class Dashboard:
             rows=self.store.produced_by(name),
             diff=diff[1] if diff is not None and diff[0] == f"appset:{name}" else None,
         )
+
+    async def _commit(self, app: Mapping[str, Any]) -> CommitInfo | None:
+        """The synced commit's author and subject, cached; never more than a second's wait."""
+        if self.commits is None:
+            return None
+        repo = str(source_of(app).get("repoURL") or "")
+        sha = str(_m(_m(app.get("status")).get("sync")).get("revision") or "")
+        if not repo or len(sha) != 40:
+            return None
+        key = (repo, sha)
+        if key not in self._commit_cache:
+            with anyio.move_on_after(COMMIT_WAIT):
+                info = await self.commits(repo, sha)
+                if len(self._commit_cache) >= MAX_COMMITS:
+                    self._commit_cache.pop(next(iter(self._commit_cache)))
+                self._commit_cache[key] = info
+        return self._commit_cache.get(key)
 
     def _missing(self, request: web.Request, message: str) -> web.Response:
         response = self._render(request, "missing.html", "", message=message)
