@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+import yaml
 
 from fleet.api.resources import APPLICATION
 from fleet.kube import request_json
@@ -205,3 +206,74 @@ async def test_the_application_page_names_the_synced_commit_and_its_author(
     commit = text.split("<dt>Commit</dt>", 1)[1].split("</dd>", 1)[0]
     assert "initial" in commit  # the subject of the config repository's first commit
     assert re.search(r"— .+, \d{4}-\d\d-\d\dT", commit), commit  # author, date
+
+
+async def signed_in(running: Running, path: str) -> tuple[aiohttp.ClientSession, str]:
+    session = await browser(running)
+    token = await csrf_of(session, path)
+    await post(
+        session,
+        running,
+        "/dashboard/login",
+        {"csrf": token, "token": running.scenario.env.hub.token},
+    )
+    return session, token
+
+
+async def test_refresh_asks_the_controller_to_look_again(running: Running) -> None:
+    session, token = await signed_in(running, "/dashboard/apps/api-m1")
+    async with session:
+        page = await post(session, running, "/dashboard/apps/api-m1/refresh", {"csrf": token})
+    assert "refresh of api-m1 requested" in page
+    scenario = running.scenario
+    app = await request_json(scenario.hub, "GET", APPLICATION.item(scenario.namespace, "api-m1"))
+    assert app["metadata"]["annotations"]["argocd.argoproj.io/refresh"] == "normal"
+
+
+async def test_rollback_under_automated_sync_is_refused_as_the_cli_refuses_it(
+    running: Running,
+) -> None:
+    session, token = await signed_in(running, "/dashboard/apps/api-m1")
+    async with session:
+        page = await post(
+            session, running, "/dashboard/apps/api-m1/rollback", {"csrf": token, "id": "0"}
+        )
+    assert "has automated sync enabled: a rollback would be undone" in page
+
+
+async def test_the_live_diff_shows_a_drifted_field(running: Running) -> None:
+    scenario = running.scenario
+    member = scenario.env.members[0]
+    await request_json(
+        scenario.members[member.name],
+        "PATCH",
+        f"/api/v1/namespaces/{scenario.app_namespace}/configmaps/web-config",
+        body={"data": {"color": "drifted"}},
+        content_type="application/merge-patch+json",
+    )
+    session, token = await signed_in(running, f"/dashboard/apps/web-{member.name}")
+    async with session:
+        page = await post(
+            session, running, f"/dashboard/apps/web-{member.name}/diff", {"csrf": token}
+        )
+    diff = page.split('<pre class="diff">', 1)[1].split("</pre>", 1)[0]
+    assert "drifted" in diff and "blue" in diff
+
+
+async def test_an_appset_diff_of_a_pasted_document_shows_the_plan(running: Running) -> None:
+    from tests.dashboard.conftest import no_self_heal
+
+    doc = no_self_heal(running.scenario)
+    doc["spec"]["generators"][0]["matrix"]["generators"][1]["git"]["directories"] = [
+        {"path": "apps/web"}
+    ]
+    session, token = await signed_in(running, "/dashboard/appsets/demo")
+    async with session:
+        page = await post(
+            session,
+            running,
+            "/dashboard/appsets/demo/diff",
+            {"csrf": token, "document": yaml.safe_dump(doc)},
+        )
+    plan = page.split('<pre class="diff">', 1)[1].split("</pre>", 1)[0]
+    assert "api-m1" in plan and "api-m2" in plan, plan
