@@ -277,3 +277,13 @@ async def test_an_appset_diff_of_a_pasted_document_shows_the_plan(running: Runni
         )
     plan = page.split('<pre class="diff">', 1)[1].split("</pre>", 1)[0]
     assert "api-m1" in plan and "api-m2" in plan, plan
+
+
+async def test_the_appset_page_shows_each_generators_parameter_sets(running: Running) -> None:
+    session, token = await signed_in(running, "/dashboard/appsets/demo")
+    async with session:
+        page = await post(session, running, "/dashboard/appsets/demo/params", {"csrf": token})
+    section = page.split('<section id="params">', 1)[1].split("</section>", 1)[0]
+    assert "spec.generators[0].matrix" in section and "4 parameter sets" in section
+    assert ">path.basename</th>" in section and ">name</th>" in section
+    assert all(f'<td class="mono">{value}</td>' in section for value in ("web", "api", "m1", "m2"))

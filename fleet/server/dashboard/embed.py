@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
@@ -46,6 +47,26 @@ def for_controller(controller: Controller, app: web.Application) -> Dashboard:
         return await apps.repos.cache.commit(repo, sha) if apps is not None else None
 
     dashboard.commits = commits
+
+    async def params(document: Mapping[str, Any]) -> list[Any]:
+        from fleet.server.dashboard.params import parameter_sets
+
+        apps = controller.applications
+        if apps is None:
+            return []
+        registry = controller.registry
+        return list(
+            await parameter_sets(
+                document,
+                registered=list(registry.registered.values()),
+                repos=apps.repos,
+                in_cluster_enabled=settings.in_cluster_enabled,
+                bounds=settings.appset_limits,
+                clusters_known=registry.synced.is_set(),
+            )
+        )
+
+    dashboard.params = params
     mount(app, dashboard)
     return dashboard
 

@@ -46,6 +46,7 @@ DIFF_TIMEOUT = 60.0
 COMMIT_WAIT = 1.0
 MAX_COMMITS = 4096
 CommitReader = Callable[[str, str], Awaitable["CommitInfo | None"]]
+ParamsSource = Callable[[Mapping[str, Any]], Awaitable[list[Any]]]
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -81,6 +82,11 @@ class Dashboard:
     """Reads a commit's author and subject from the controller's repository cache (None in
     `fleet dashboard`, which holds no repositories: the page shows the SHA alone)."""
     _commit_cache: dict[tuple[str, str], CommitInfo | None] = field(default_factory=dict)
+    params: ParamsSource | None = None
+    """Evaluates an ApplicationSet's generators (the controller's clusters and repositories);
+    None in `fleet dashboard`, which has neither."""
+    shown_params: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
+    """session id -> (ApplicationSet, its parameter sets) shown once on its page."""
 
     def __post_init__(self) -> None:
         self.events = EventHub(self.store)
@@ -183,11 +189,14 @@ class Dashboard:
             return self._missing(request, f"ApplicationSet {name!r} is not on the hub")
         session = self.sessions.get(request)
         diff = self.diffs.pop(session.id, None) if session is not None else None
+        shown = self.shown_params.pop(session.id, None) if session is not None else None
         return self._render(
             request,
             "appset.html",
             "fleet",
             appset=appset_view(obj),
+            params=shown[1] if shown is not None and shown[0] == name else None,
+            can_params=self.params is not None,
             rows=self.store.produced_by(name),
             diff=diff[1] if diff is not None and diff[0] == f"appset:{name}" else None,
         )
@@ -348,6 +357,28 @@ class Dashboard:
             work,
         )
 
+    async def appset_params(self, request: web.Request) -> web.Response:
+        """Each generator's parameter sets now: signed-in readers of ApplicationSets."""
+        name = request.match_info["name"]
+        kind = self.flavour.application_set
+
+        async def work(session: Session, _form: Mapping[str, Any]) -> str:
+            obj = self.store.appsets.get(name)
+            if obj is None or self.params is None:
+                raise Refused(404, f"no parameter sets for ApplicationSet {name!r} here")
+            async with self._diff_limit:
+                with anyio.fail_after(DIFF_TIMEOUT):
+                    found = await self.params(obj)
+            self.shown_params[session.id] = (name, found)
+            return f"parameter sets of {name} evaluated"
+
+        return await self._write(
+            request,
+            f"/dashboard/appsets/{_quote(name)}#params",
+            lambda _f: Access("get", kind.group, kind.plural, self.namespace, name),
+            work,
+        )
+
     async def login(self, request: web.Request) -> web.Response:
         back = _safe_back(request)
 
@@ -379,6 +410,7 @@ class Dashboard:
         r.add_post("/dashboard/apps/{name}/diff", self.live_diff)
         r.add_get("/dashboard/appsets/{name}", timed(self.appset))
         r.add_post("/dashboard/appsets/{name}/diff", self.appset_diff)
+        r.add_post("/dashboard/appsets/{name}/params", self.appset_params)
         r.add_post("/dashboard/login", self.login)
         r.add_post("/dashboard/logout", self.logout)
         r.add_get("/dashboard/events", self.events.serve)
