@@ -124,8 +124,11 @@ class Sessions:
         now = time.monotonic()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
         self._sessions[session.id] = session
-        while len(self._sessions) > MAX_SESSIONS:
-            self._sessions.popitem(last=False)
+        if len(self._sessions) > MAX_SESSIONS:
+            # anonymous sessions go first: a client making new ones cannot push out a user
+            # who signed in (while signed-in sessions stay under the bound)
+            anonymous = next((k for k, v in self._sessions.items() if not v.signed_in), None)
+            self._sessions.pop(anonymous if anonymous is not None else next(iter(self._sessions)))
         response.set_cookie(
             COOKIE,
             session.id,
@@ -139,6 +142,9 @@ class Sessions:
 
     def end(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
+
+    def live(self, sid: str) -> bool:
+        return sid in self._sessions
 
     # -- checks ---------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.group import FLEET, ApiFlavour
 from fleet.appcli.errors import CliError
+from fleet.appcli.hub import use_api
 from fleet.git.mirror import CommitInfo
 from fleet.redaction import redact
 from fleet.server.dashboard import actions
@@ -89,6 +90,9 @@ class Dashboard:
     """session id -> (ApplicationSet, its parameter sets) shown once on its page."""
 
     def __post_init__(self) -> None:
+        # fleet.appcli's operation code (reused for Sync and Rollback) reads the process's
+        # API flavour; a process serves one flavour, so the dashboard's is that one.
+        use_api(self.flavour.name)
         self.events = EventHub(self.store)
         self.sessions = Sessions(self.hub)
         self.env = ImmutableSandboxedEnvironment(
@@ -128,7 +132,18 @@ class Dashboard:
 
     def _flash(self, session: Session | None, level: str, message: str) -> None:
         if session is not None:
-            self.flashes.setdefault(session.id, []).append((level, redact(message)[:2000]))
+            self._forget_ended()
+            held = self.flashes.setdefault(session.id, [])
+            held.append((level, redact(message)[:2000]))
+            del held[:-5]  # the last five, for a client that posts without reading
+
+    def _forget_ended(self) -> None:
+        """Messages, diffs and parameter sets of sessions that ended are dropped, so a client
+        that posts and never reads cannot grow them."""
+        for held in (self.flashes, self.diffs, self.shown_params):
+            if len(held) > 64:
+                for sid in [s for s in held if not self.sessions.live(s)]:
+                    held.pop(sid, None)
 
     # -- pages ------------------------------------------------------------------------------------
 

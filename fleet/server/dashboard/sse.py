@@ -40,6 +40,7 @@ class EventHub:
         self._subscribers: set[MemoryObjectSendStream[str]] = set()
         self.sent = 0
         """Batches sent (tests and the benchmark watch it)."""
+        self._store = store
         store.listeners.append(self._changed)
 
     @property
@@ -60,7 +61,7 @@ class EventHub:
             await anyio.sleep(self.interval)  # gather what comes with it
             batch, self._pending = self._pending, {}
             if batch:
-                self._send(_message(batch))
+                self._send(_message(batch, self._store.counts()))
 
     def _send(self, message: str) -> None:
         for stream in list(self._subscribers):
@@ -111,8 +112,8 @@ class EventHub:
         return response
 
 
-def _message(batch: dict[tuple[str, str], Any]) -> str:
-    grouped: dict[str, dict[str, Any]] = {}
+def _message(batch: dict[tuple[str, str], Any], counts: dict[str, int]) -> str:
+    grouped: dict[str, Any] = {"counts": counts}
     for (kind, name), payload in batch.items():
         grouped.setdefault(kind, {})[name] = payload
     data = json.dumps(grouped, separators=(",", ":"), allow_nan=False, default=_finite)

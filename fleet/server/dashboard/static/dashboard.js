@@ -67,6 +67,10 @@
   function onChanges(event) {
     var changes;
     try { changes = JSON.parse(event.data); } catch (e) { return; }
+    var summary = document.getElementById("summary");
+    if (summary && changes.counts) {
+      summary.textContent = changes.counts.good + "/" + changes.counts.total + " Synced and Healthy";
+    }
     var apps = changes.app || {};
     var names = Object.keys(apps);
     if (page === "apps" && document.getElementById("apps")) {
