@@ -58,6 +58,20 @@ async def test_list_filter_and_open_an_application(
     running: Running, driver: Any, tmp_path: Path
 ) -> None:
     shots = screenshots_dir(tmp_path)
+    # one drifted Application (selfHeal is off), so the pages show a problem first
+    scenario = running.scenario
+    await request_json(
+        scenario.members["m1"],
+        "PATCH",
+        f"/api/v1/namespaces/{scenario.app_namespace}/configmaps/web-config",
+        body={"data": {"color": "drifted"}},
+        content_type="application/merge-patch+json",
+    )
+    dashboard = running.controller.dashboard
+    assert dashboard is not None
+    with anyio.fail_after(30):
+        while dashboard.store.rows["web-m1"].sync != "OutOfSync":
+            await anyio.sleep(0.05)
 
     def steps() -> None:
         from selenium.webdriver.support.ui import Select
@@ -72,6 +86,7 @@ async def test_list_filter_and_open_an_application(
         driver.save_screenshot(str(shots / "dashboard-fleet.png"))
         driver.find_element(*by_css("header nav a[href='/dashboard/apps']")).click()
         rows = wait_for(driver, lambda d: d.find_elements(*by_css("tr[data-app]")), "list")
+        assert rows[0].get_attribute("data-app") == "web-m1", "problems first"
         assert sorted(r.get_attribute("data-app") for r in rows) == [
             "api-m1",
             "api-m2",
@@ -89,6 +104,8 @@ async def test_list_filter_and_open_an_application(
         wait_for(driver, lambda d: d.find_elements(*by_css("#resources")), "application page")
         assert text_of(driver, "#app-sync") == "Synced"
         assert "web-config" in text_of(driver, "#resources")
+        driver.get(running.url + "/dashboard/apps/web-m1")
+        wait_for(driver, lambda d: text_of(d, "#app-sync") == "OutOfSync", "drifted page")
         driver.save_screenshot(str(shots / "dashboard-app.png"))
 
     await in_browser(steps)
