@@ -19,7 +19,7 @@ from fleet.kube import request_json
 from fleet.notify.delivery import RetryPolicy
 from fleet.notify.runner import Notifier, NotifySettings, keep_running
 from fleet.notify.subscriptions import NOTIFIED
-from tests.controllers.harness import Scenario, synced_and_healthy
+from tests.controllers.harness import Scenario, configmap, synced_and_healthy
 from tests.notify.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
@@ -347,3 +347,29 @@ async def test_a_failing_notifier_is_restarted_and_never_takes_the_controller_do
         await sink.wait_for(1, "/created/api")
         tg.cancel_scope.cancel()
     assert len(made) == 2
+
+
+async def test_a_failed_sync_is_told_once_per_revision_with_its_message(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    scenario = sim_scenario
+    bad = scenario.upstream.commit({"apps/api/bad.yaml": configmap("Bad_Name", {})}, "bad")
+    failed_template = (
+        "webhook:\n  hook:\n    method: POST\n    path: /sync-failed/{{.app.metadata.name}}\n"
+        '    body: \'{"revision": "{{.app.status.operationState.syncResult.revision}}", '
+        '"message": {{.app.status.operationState.message | toJson}}}\'\n'
+    )
+    await register(scenario, sink, **{"template.app-sync-failed": failed_template})
+    async with scenario.controller(notifications=FAST):
+        await create_app(scenario, "api", {SUBSCRIBE + "on-sync-failed.hook": ""})
+        await sink.wait_for(1, "/sync-failed/api")
+        good = scenario.upstream.commit({"apps/api/bad.yaml": configmap("good", {})}, "fixed")
+        await scenario.wait_apps(lambda a: synced_and_healthy(a.get("api", {}), good))
+        assert len(sink.on("/sync-failed/api")) == 1  # retries of the bad commit told nothing
+        again = scenario.upstream.commit(
+            {"apps/api/bad.yaml": configmap("Again_Bad", {})}, "bad again"
+        )
+        await sink.wait_for(2, "/sync-failed/api")
+    first, second = (r.json() for r in sink.on("/sync-failed/api"))
+    assert (first["revision"], second["revision"]) == (bad, again)
+    assert first["message"] and second["message"]
