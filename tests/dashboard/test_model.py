@@ -124,3 +124,11 @@ def test_a_malformed_application_reads_as_unknown_instead_of_raising() -> None:
         {"metadata": {"name": "odd", "labels": "x"}, "spec": [], "status": {"sync": "nope"}}
     )
     assert (row.name, row.sync, row.health, row.project) == ("odd", "Unknown", "Unknown", "default")
+
+
+def test_a_cluster_without_registration_still_gets_a_row_named_as_written() -> None:
+    store = Store()
+    store.reset_apps([app("a", cluster="https://10.0.0.9:6443")])
+    [(view, cells)] = store.matrix("project").rows
+    assert (view.name, view.reason) == ("https://10.0.0.9:6443", "NotRegistered")
+    assert cells["default"].count == 1

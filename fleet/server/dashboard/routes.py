@@ -34,13 +34,14 @@ from fleet.git.mirror import CommitInfo
 from fleet.redaction import redact
 from fleet.server.dashboard import actions
 from fleet.server.dashboard.auth import Access, Refused, Session, Sessions
-from fleet.server.dashboard.model import Filters, Store, appset_of, source_of
+from fleet.server.dashboard.model import Filters, Matrix, Store, appset_of, source_of
 from fleet.server.dashboard.sse import EventHub
 
 log = structlog.get_logger("fleet.server.dashboard")
 
 HERE = Path(__file__).parent
 PER_PAGE = 50
+CLUSTERS_PER_PAGE = 100
 MAX_FORM = 256 * 1024
 """Largest form body (a pasted ApplicationSet); the server's own body limit applies too."""
 DIFF_TIMEOUT = 60.0
@@ -148,9 +149,34 @@ class Dashboard:
     # -- pages ------------------------------------------------------------------------------------
 
     async def fleet(self, request: web.Request) -> web.Response:
-        by = "project" if request.query.get("by") == "project" else "appset"
+        """Clusters as rows (100 a page, filtered by name), ApplicationSets or Projects as
+        columns: 1,000 clusters stay a page of 100 rows."""
+        query = request.query
+        by = "project" if query.get("by") == "project" else "appset"
+        text = query.get("q", "")[:200].lower()
         matrix = self.store.matrix(by)
-        return self._render(request, "fleet.html", "fleet", matrix=matrix, by=by)
+        rows = [r for r in matrix.rows if text in r[0].name.lower()] if text else matrix.rows
+        try:
+            number = int(query.get("page", "1"))
+        except ValueError:
+            number = 1
+        pages = max(1, -(-len(rows) // CLUSTERS_PER_PAGE))
+        number = min(max(1, number), pages)
+        start = (number - 1) * CLUSTERS_PER_PAGE
+        shown = Matrix(matrix.columns, rows[start : start + CLUSTERS_PER_PAGE])
+        kept = {k: query[k] for k in ("by", "q") if query.get(k)}
+        return self._render(
+            request,
+            "fleet.html",
+            "fleet",
+            matrix=shown,
+            by=by,
+            clusters=len(rows),
+            page=number,
+            pages=pages,
+            kept=kept,
+            text=text,
+        )
 
     async def apps(self, request: web.Request) -> web.Response:
         query = request.query
