@@ -411,8 +411,7 @@ async def run_demo(options: Options, out: TextIO, err: TextIO) -> int:
                     if options.stay:
                         deadline.deadline = math.inf  # --timeout bounds the steps only
                         options.stayed = True
-                        for line in explore_lines(world, controller.port):
-                            view.note(line)
+                        view.block(explore_lines(world, controller.port))
                         await anyio.sleep_forever()
                 tg.cancel_scope.cancel()
     if deadline.cancelled_caught:

@@ -147,6 +147,10 @@ class DemoView(Protocol):
         """The commit the running step rolls out: the progress counts only rows at it."""
         ...
 
+    def block(self, lines: list[str]) -> None:
+        """Lines to copy from (commands, paths): printed as they are, never wrapped."""
+        ...
+
 
 class PlainView:
     """One line per change, elapsed seconds first, no colour: for pipes, files and `--once`."""
@@ -194,6 +198,10 @@ class PlainView:
     def set_target(self, revision: str) -> None:
         self.target = revision
         self.update(self._rows)
+
+    def block(self, lines: list[str]) -> None:
+        self.out.write("".join(f"{line}\n" for line in lines))
+        self.out.flush()
 
     def update(self, rows: list[AppRow]) -> None:
         self._rows = rows
@@ -257,3 +265,7 @@ class LiveView:
 
     def set_target(self, revision: str) -> None:
         self.target = revision
+
+    def block(self, lines: list[str]) -> None:
+        for line in lines:
+            self.console.print(Text(line), soft_wrap=True)

@@ -192,3 +192,10 @@ def test_live_screen_fits_80_columns() -> None:
     long = Step("rollout", "git commit 0123456 (guestbook production overlay: " * 3, "running")
     console.print(build_view("fleet demo", [long], app_rows(APPS, SERVERS), expected=3))
     assert all(len(line) <= 80 for line in console.export_text().splitlines())
+
+
+def test_a_block_of_commands_is_printed_whole_for_copying() -> None:
+    out = io.StringIO()
+    command = "  export KUBECONFIG=/tmp/fleet-demo-abcdefgh/kubeconfigs/" + "x" * 40
+    PlainView(out, expected=1).block(["explore:", command])
+    assert out.getvalue().splitlines() == ["explore:", command]
