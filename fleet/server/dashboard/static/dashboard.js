@@ -94,8 +94,11 @@
 
   if (window.EventSource && main) {
     var source = new EventSource("/dashboard/events");
+    var opened = false;
     source.addEventListener("hello", function () {
       if (live) { live.className = "live on"; }
+      if (opened) { refetch(0); }  // reconnected: changes may have been missed meanwhile
+      opened = true;
     });
     source.addEventListener("changes", onChanges);
     source.onerror = function () { if (live) { live.className = "live off"; } };
