@@ -1,7 +1,10 @@
 """`python -m e2e.kind build|up|down|stop-engine`: the kind harness by hand.
 
-build        build (or check) everything, start the private engine, print the stage times
+build        build (or check) everything and print the stage times; the private engine is
+             stopped again unless it was already running (--if-possible: where the harness
+             cannot run, say why and exit 0)
 up NAME...   build, then create kind clusters NAME... and print their kubeconfig paths
+             (the engine keeps running: `down`, then `stop-engine`)
 down NAME... delete those kind clusters (only those)
 stop-engine  stop the private dockerd (by the PID in its pidfile)
 
@@ -19,9 +22,10 @@ from pathlib import Path
 from e2e.kind.clusters import create_clusters, delete_clusters
 from e2e.kind.engine import PrivateEngine
 from e2e.kind.host import HostError
-from e2e.kind.images import Builder
+from e2e.kind.images import Builder, ImageError
 from e2e.kind.layout import Layout
 from e2e.kind.prepare import prepare
+from e2e.kind.proc import CommandError
 from e2e.kind.stamps import Stages
 
 
@@ -33,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["build", "up", "down", "stop-engine"])
     parser.add_argument("names", nargs="*")
+    parser.add_argument("--if-possible", action="store_true")
     args = parser.parse_args(argv)
     layout = Layout()
     stages = Stages(layout.stamps)
@@ -43,10 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         delete_clusters(Builder(layout, PrivateEngine(layout)), args.names)
         return 0
     try:
-        builder = prepare(layout, stages)
+        builder, started = prepare(layout, stages, build_only=args.command == "build")
     except HostError as error:
         print(f"kind harness cannot run here: {error}", file=sys.stderr)
-        return 3
+        return 0 if args.if_possible else 3
+    except (CommandError, ImageError) as error:
+        print(f"kind harness build failed: {error}", file=sys.stderr)
+        return 1
     if args.command == "up":
         workdir = Path(tempfile.mkdtemp(prefix="fleet-kind-", dir=layout.cache))
         stages.timed(
@@ -59,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sep="\n",
             ),
         )
+    elif started:
+        builder.engine.stop()
     print(stages.times.table(), file=sys.stderr)
+    stages.times.write(layout.logs / f"{args.command}-stages.json")
     return 0
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from e2e.kind.layout import Layout
-from e2e.kind.proc import CommandError, run, say
+from e2e.kind.proc import NICE, CommandError, run, say
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -67,16 +67,21 @@ class PrivateEngine:
             return False
         return True
 
-    def start(self, *, capfilter: Path | None) -> None:
-        """Start dockerd unless ours already answers; `capfilter` makes it the default runtime."""
+    def start(self, *, capfilter: Path | None, low_priority: bool = False) -> bool:
+        """Start dockerd unless ours already answers; `capfilter` makes it the default runtime.
+        True when this call started it (and so its caller should stop it).
+
+        `low_priority` starts it under NICE: image builds run in containers, children of
+        dockerd, not of the `docker build` client, so niceness has to start at the engine."""
         if self.pid() is not None and self.responding():
             say(f"private dockerd already running (pid {self.pid()}, {self.host})")
-            return
+            return False
         engine = self.layout.engine
         for sub in ("data", "exec"):
             (engine / sub).mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         args = [
+            *(NICE if low_priority else ()),
             "dockerd",
             f"--data-root={engine / 'data'}",
             f"--exec-root={engine / 'exec'}",
@@ -97,7 +102,7 @@ class PrivateEngine:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.layout.socket.exists() and self.responding():
-                return
+                return True
             time.sleep(0.5)
         raise EngineError(
             f"dockerd did not answer on {self.host} in {START_TIMEOUT:g} s: see {self.log}"

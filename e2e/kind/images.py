@@ -32,7 +32,10 @@ from e2e.kind.proc import CommandError, run, say
 from e2e.kind.stamps import Stages, digest
 
 BASE_IMAGE = "fleet-kind/debian:bookworm"
-PYTHON_IMAGE = "fleet-kind/python:3.11"
+PYTHON_BASE_IMAGE = "fleet-kind/debian:trixie"
+"""The python stand-in's base: Debian 13's python3 (3.13). Debian 12's 3.11.2 predates tarfile's
+extraction filters (3.11.4), which fleet's git materialization uses."""
+PYTHON_IMAGE = "fleet-kind/python:3"
 GOLANG_IMAGE = "fleet-kind/golang:local"
 NODE_IMAGE = "fleet-kind/node:v1.36.3"
 FLEET_IMAGE = "fleet:e2e"
@@ -40,6 +43,7 @@ FLEET_IMAGE = "fleet:e2e"
 WORKLOAD_IMAGE = "fleet-e2e/busybox:local"
 KIND_VERSION = "v0.33.0"
 SUITE = "bookworm"
+PYTHON_SUITE = "trixie"
 BUSYBOX_APPLETS = ("sh", "httpd", "sleep", "echo", "cat", "wget", "true", "ls", "date", "env")
 
 
@@ -161,8 +165,14 @@ def build_all(builder: Builder, stages: Stages) -> None:
     stages.run(
         "image: debian base",
         digest("debootstrap minbase", SUITE, mirror),
-        lambda: _debian_base(builder, mirror),
+        lambda: _debian_base(builder, mirror, SUITE, BASE_IMAGE),
         outputs_exist=lambda: builder.image_id(BASE_IMAGE) is not None,
+    )
+    stages.run(
+        "image: debian trixie base",
+        digest("debootstrap minbase", PYTHON_SUITE, mirror),
+        lambda: _debian_base(builder, mirror, PYTHON_SUITE, PYTHON_BASE_IMAGE),
+        outputs_exist=lambda: builder.image_id(PYTHON_BASE_IMAGE) is not None,
     )
     base_id = builder.image_id(BASE_IMAGE) or ""
 
@@ -251,7 +261,12 @@ def build_all(builder: Builder, stages: Stages) -> None:
 
     stages.run(
         "image: fleet controller",
-        digest(base_id, *[p for p in fleet_inputs if p.exists()], *_extra_cas().values()),
+        digest(
+            base_id,
+            builder.image_id(PYTHON_BASE_IMAGE) or "",
+            *[p for p in fleet_inputs if p.exists()],
+            *_extra_cas().values(),
+        ),
         fleet_image,
         outputs_exist=lambda: builder.image_id(FLEET_IMAGE) is not None,
     )
@@ -309,7 +324,7 @@ def _stand_ins(builder: Builder) -> None:
         "--network",
         "host",
         "--build-arg",
-        f"BASE={BASE_IMAGE}",
+        f"BASE={PYTHON_BASE_IMAGE}",
         "-t",
         PYTHON_IMAGE,
         str(context),
@@ -357,14 +372,14 @@ def _context(layout: Layout, name: str, binaries: Mapping[str, Path]) -> Path:
     return context
 
 
-def _debian_base(builder: Builder, mirror: str) -> None:
+def _debian_base(builder: Builder, mirror: str, suite: str, image: str) -> None:
     layout = builder.layout
-    rootfs = layout.work / "debian-rootfs"
+    rootfs = layout.work / f"debian-{suite}-rootfs"
     shutil.rmtree(rootfs, ignore_errors=True)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
-    say(f"debootstrap {SUITE} (minbase) from {mirror}")
+    say(f"debootstrap {suite} (minbase) from {mirror}")
     run(
-        ["debootstrap", "--variant=minbase", SUITE, rootfs, mirror],
+        ["debootstrap", "--variant=minbase", suite, rootfs, mirror],
         heavy=True,
         timeout=1800,
         log=layout.logs / "debootstrap.log",
@@ -375,7 +390,7 @@ def _debian_base(builder: Builder, mirror: str) -> None:
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     try:
         importer = subprocess.run(
-            ["docker", "import", "--change", 'CMD ["bash"]', "-", BASE_IMAGE],
+            ["docker", "import", "--change", 'CMD ["bash"]', "-", image],
             stdin=tar.stdout,
             env={**os.environ, **builder.env},
             capture_output=True,
@@ -388,7 +403,7 @@ def _debian_base(builder: Builder, mirror: str) -> None:
         tar.wait(timeout=60)
     if importer.returncode != 0 or tar.returncode != 0:
         raise ImageError(
-            f"importing {rootfs} as {BASE_IMAGE} failed: "
+            f"importing {rootfs} as {image} failed: "
             f"{importer.stderr.decode(errors='replace')[-2000:]}"
         )
     shutil.rmtree(rootfs)

@@ -18,9 +18,11 @@ from e2e.kind.stamps import Stages
 from e2e.kind.toolchain import build_toolchain
 
 
-def prepare(layout: Layout, stages: Stages) -> Builder:
+def prepare(layout: Layout, stages: Stages, *, build_only: bool = False) -> tuple[Builder, bool]:
     """Make the host ready, build what is missing, start the private engine; the Builder to
-    drive it. Raises HostError (with the reason) where the harness cannot run at all."""
+    drive it and whether this call started the engine (then the caller stops it when done).
+    Raises HostError (with the reason) where the harness cannot run at all. `build_only` runs
+    the engine at the lowest priority (a build-only run stops it again before any cluster)."""
     reason = missing_reason()
     if reason is not None:
         raise HostError(reason)
@@ -37,7 +39,16 @@ def prepare(layout: Layout, stages: Stages) -> Builder:
         capfilter = layout.kind_dir / "capfilter.py"
     build_toolchain(layout, stages)
     engine = PrivateEngine(layout)
-    stages.timed("engine: start", lambda: engine.start(capfilter=capfilter))
+    started: list[bool] = []
+    stages.timed(
+        "engine: start",
+        lambda: started.append(engine.start(capfilter=capfilter, low_priority=build_only)),
+    )
     builder = Builder(layout, engine)
-    build_all(builder, stages)
-    return builder
+    try:
+        build_all(builder, stages)
+    except BaseException:
+        if started[0]:
+            engine.stop()
+        raise
+    return builder, started[0]

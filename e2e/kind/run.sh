@@ -8,5 +8,5 @@ set -euo pipefail
 root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-.venv/bin/python}" -m pytest -p no:cacheprovider -rs \
+exec "${PYTHON:-.venv/bin/python}" -m pytest -p no:cacheprovider -rs --tb=short \
     tests/e2e_harness/test_kind_scenario.py "$@"

@@ -12,6 +12,7 @@ through the API server port kind publishes on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -99,7 +100,9 @@ class KindSession:
         load_image(self.builder, FLEET_IMAGE, self.hub)
         for member in self.members:
             load_image(self.builder, WORKLOAD_IMAGE, member)
-        self.kubectl(self.hub, "apply", "--server-side", "-f", str(root / "crds"))
+        # fleet's own CRDs (crds/*.yaml; crds/argocd/ is the optional Argo CD API group).
+        crds = [arg for path in sorted((root / "crds").glob("*.yaml")) for arg in ("-f", str(path))]
+        self.kubectl(self.hub, "apply", "--server-side", *crds)
         self.kubectl(
             self.hub,
             "wait",
@@ -107,8 +110,7 @@ class KindSession:
             "condition=Established",
             "--timeout",
             "60s",
-            "-f",
-            str(root / "crds"),
+            *crds,
             timeout=90,
         )
         self.kubectl(self.hub, "apply", "-k", str(self.builder.layout.kind_dir / "overlay"))
@@ -129,12 +131,15 @@ class KindSession:
         the wait for Synced and Healthy) in a container from the controller image on the kind
         network: the internal names resolve there exactly as they do in the hub's Pods."""
         root = self.builder.layout.root
+        # As this process's user: the kubeconfigs are private to it (mode 0600).
         args = [
             "docker",
             "run",
             "--rm",
             "--network",
             "kind",
+            "--user",
+            f"{os.getuid()}:{os.getgid()}",
             "-e",
             "HOME=/tmp",
             "-v",
@@ -250,8 +255,15 @@ def kind_session(builder: Builder, stages: Stages, members: int = 2) -> Iterator
     finally:
         if git is not None:
             git.stop()
-        delete_clusters(builder, names)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("FLEET_KIND_KEEP") == "1":
+            print(
+                f"FLEET_KIND_KEEP=1: leaving clusters {' '.join(names)} and {workdir} "
+                f"(delete: python -m e2e.kind down {' '.join(names)})",
+                file=sys.stderr,
+            )
+        else:
+            delete_clusters(builder, names)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def docker_node(builder: Builder, action: str, cluster: KindCluster) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from e2e.kind.engine import PrivateEngine
 from e2e.kind.host import missing_reason
 from e2e.kind.layout import Layout
 from e2e.kind.prepare import prepare
@@ -48,11 +49,14 @@ def kind() -> Iterator[KindSession]:
         pytest.skip(f"kind suite skipped: {reason}")
     layout = Layout()
     stages = Stages(layout.stamps)
+    started = False
     try:
-        builder = prepare(layout, stages)
+        builder, started = prepare(layout, stages)
         with kind_session(builder, stages) as session:
             yield session
     finally:
+        if started:
+            PrivateEngine(layout).stop()
         print("\nkind harness stages:\n" + stages.times.table(), file=sys.stderr)
         stages.times.write(layout.logs / "last-run-stages.json")
 
@@ -68,6 +72,22 @@ def first_revision(kind: KindSession) -> str:
     )
     assert "scenario passed: 4 Applications Synced and Healthy" in out[0], out[0]
     return revision
+
+
+@pytest.fixture(autouse=True)
+def diagnostics_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a failed test: the hub's objects, the members' workloads and the controller's log
+    from inside its Pod, in the test output."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before and "kind" in request.fixturenames:
+        session: KindSession = request.getfixturevalue("kind")
+        text = session.diagnostics()
+        # Straight to the terminal: output captured during teardown is not shown for a test
+        # whose failure was in its setup or call.
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print("\nkind diagnostics after the failure:\n" + text, file=sys.stderr)
 
 
 def _configmap_color(kind: KindSession, member_index: int) -> str:
@@ -119,11 +139,18 @@ def test_the_presync_job_ran_to_completion_on_every_member(
 def test_drift_on_a_member_is_reverted(kind: KindSession, first_revision: str) -> None:
     member = kind.members[0]
     patch = json.dumps({"data": {"color": "red"}})
-    kind.kubectl(member, "-n", DEST_NAMESPACE, "patch", "configmap", "web-config", "-p", patch)
+    out = kind.kubectl(
+        member, "-n", DEST_NAMESPACE, "patch", "configmap", "web-config", "-p", patch, "-o", "json"
+    )
+    drifted = json.loads(out)
+    assert drifted["data"]["color"] == "red"
+    drifted_version = int(drifted["metadata"]["resourceVersion"])
 
     def healed() -> str | None:
-        color = _configmap_color(kind, 0)
-        return None if color == "blue" else f"web-config color is {color}"
+        doc = kind.get_json(member, "-n", DEST_NAMESPACE, "configmap", "web-config")
+        color = (doc.get("data") or {}).get("color")
+        newer = int(doc["metadata"]["resourceVersion"]) > drifted_version
+        return None if color == "blue" and newer else f"web-config color is {color}"
 
     kind.stages.timed(
         "scenario: drift reverted",
