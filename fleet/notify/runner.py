@@ -21,6 +21,7 @@ the configuration changes or the condition re-arms; after a restart it is tried 
 from __future__ import annotations
 
 import copy
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class NotifySettings:
     queue_size: int = 1000
     concurrency: int = 16
     max_response_bytes: int = 64 * 1024
+    resync: float = 60.0
+    """Every Application is evaluated again this often even when nothing about it changed,
+    so conditions on time (`time.Now().Sub(...)`) are seen to turn true."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ class Notifier:
             await self._config_listed.wait()
             await self._apps_listed.wait()
             tg.start_soon(self._evaluate_loop)
+            tg.start_soon(self._resync_loop)
             log.info("notify.started", namespace=self.namespace)
             task_status.started()
 
@@ -279,6 +284,12 @@ class Notifier:
         self._wake.set()
 
     # -- deciding ---------------------------------------------------------------------------------
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.settings.resync * random.uniform(0.9, 1.1))
+            self._dirty.update(self.apps)
+            self._wake.set()
 
     async def _evaluate_loop(self) -> None:
         while True:

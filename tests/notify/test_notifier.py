@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -373,3 +374,29 @@ async def test_a_failed_sync_is_told_once_per_revision_with_its_message(
     first, second = (r.json() for r in sink.on("/sync-failed/api"))
     assert (first["revision"], second["revision"]) == (bad, again)
     assert first["message"] and second["message"]
+
+
+async def test_a_condition_on_time_turns_true_without_any_change_to_the_application(
+    sim_scenario: Scenario, sink: Receiver
+) -> None:
+    """Applications are evaluated again every `resync`: time-based triggers fire."""
+    scenario = sim_scenario
+    due = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await put_config(
+        scenario,
+        sink,
+        **{
+            "trigger.on-late": (
+                "- when: time.Now().After(time.Parse("
+                "app.metadata.annotations['example.com/due']))\n  send: [app-created]"
+            )
+        },
+    )
+    await create_app(scenario, "api", {SUBSCRIBE + "on-late.hook": "", "example.com/due": due})
+    settings = NotifySettings(resync=0.2, retry=FAST.retry)
+    notifier = Notifier(scenario.hub, scenario.namespace, settings=settings)
+    async with anyio.create_task_group() as tg:
+        await tg.start(notifier.run)
+        await sink.wait_for(1, "/created/api")
+        tg.cancel_scope.cancel()
+    assert datetime.now(UTC) >= datetime.fromisoformat(due)
