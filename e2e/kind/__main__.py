@@ -23,7 +23,7 @@ from e2e.kind.clusters import create_clusters, delete_clusters
 from e2e.kind.engine import PrivateEngine
 from e2e.kind.host import HostError
 from e2e.kind.images import Builder, ImageError
-from e2e.kind.layout import Layout
+from e2e.kind.layout import Layout, harness_lock
 from e2e.kind.prepare import prepare
 from e2e.kind.proc import CommandError
 from e2e.kind.stamps import Stages
@@ -47,28 +47,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "down":
         delete_clusters(Builder(layout, PrivateEngine(layout)), args.names)
         return 0
-    try:
-        builder, started = prepare(layout, stages, build_only=args.command == "build")
-    except HostError as error:
-        print(f"kind harness cannot run here: {error}", file=sys.stderr)
-        return 0 if args.if_possible else 3
-    except (CommandError, ImageError) as error:
-        print(f"kind harness build failed: {error}", file=sys.stderr)
-        return 1
-    if args.command == "up":
-        workdir = Path(tempfile.mkdtemp(prefix="fleet-kind-", dir=layout.cache))
-        stages.timed(
-            "clusters: create",
-            lambda: print(
-                *(
-                    f"{c.name}: {c.kubeconfig}"
-                    for c in create_clusters(builder, args.names, workdir)
+    with harness_lock(layout):
+        try:
+            builder, started = prepare(layout, stages, build_only=args.command == "build")
+        except HostError as error:
+            print(f"kind harness cannot run here: {error}", file=sys.stderr)
+            return 0 if args.if_possible else 3
+        except (CommandError, ImageError) as error:
+            print(f"kind harness build failed: {error}", file=sys.stderr)
+            return 1
+        if args.command == "up":
+            workdir = Path(tempfile.mkdtemp(prefix="fleet-kind-", dir=layout.cache))
+            stages.timed(
+                "clusters: create",
+                lambda: print(
+                    *(
+                        f"{c.name}: {c.kubeconfig}"
+                        for c in create_clusters(builder, args.names, workdir)
+                    ),
+                    sep="\n",
                 ),
-                sep="\n",
-            ),
-        )
-    elif started:
-        builder.engine.stop()
+            )
+        elif started:
+            builder.engine.stop()
     print(stages.times.table(), file=sys.stderr)
     stages.times.write(layout.logs / f"{args.command}-stages.json")
     return 0

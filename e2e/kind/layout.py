@@ -7,6 +7,9 @@ debootstrap root, build contexts, stamps and logs.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +60,16 @@ class Layout:
     def kind_dir(self) -> Path:
         """This directory: Dockerfiles, the kind config, the pinned Go modules."""
         return self.root / "e2e" / "kind"
+
+
+@contextmanager
+def harness_lock(layout: Layout) -> Iterator[None]:
+    """One harness user per checkout at a time (a build, a test session, `up`): they share the
+    private engine, and whoever started it stops it when done. A second one waits here."""
+    layout.cache.mkdir(parents=True, exist_ok=True)
+    with (layout.cache / "harness.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

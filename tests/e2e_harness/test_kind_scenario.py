@@ -21,7 +21,7 @@ import pytest
 
 from e2e.kind.engine import PrivateEngine
 from e2e.kind.host import missing_reason
-from e2e.kind.layout import Layout
+from e2e.kind.layout import Layout, harness_lock
 from e2e.kind.prepare import prepare
 from e2e.kind.session import (
     DEST_NAMESPACE,
@@ -50,15 +50,16 @@ def kind() -> Iterator[KindSession]:
     layout = Layout()
     stages = Stages(layout.stamps)
     started = False
-    try:
-        builder, started = prepare(layout, stages)
-        with kind_session(builder, stages) as session:
-            yield session
-    finally:
-        if started:
-            PrivateEngine(layout).stop()
-        print("\nkind harness stages:\n" + stages.times.table(), file=sys.stderr)
-        stages.times.write(layout.logs / "last-run-stages.json")
+    with harness_lock(layout):
+        try:
+            builder, started = prepare(layout, stages)
+            with kind_session(builder, stages) as session:
+                yield session
+        finally:
+            if started:
+                PrivateEngine(layout).stop()
+            print("\nkind harness stages:\n" + stages.times.table(), file=sys.stderr)
+            stages.times.write(layout.logs / "last-run-stages.json")
 
 
 @pytest.fixture(scope="module")
