@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 from e2e.kind.clusters import KindCluster, create_clusters, delete_clusters, load_image
 from e2e.kind.gitserve import GitServer, kind_gateway
 from e2e.kind.images import FLEET_IMAGE, WORKLOAD_IMAGE, Builder
-from e2e.kind.proc import CommandError, run
+from e2e.kind.proc import CommandError, run, say
 from e2e.kind.stamps import Stages
 from e2e.kind.workloads import kind_repo_files
 from e2e.scenario.repo import REPO_NAME, write_repo
@@ -225,6 +226,20 @@ class KindSession:
         return "\n".join(parts)
 
 
+RUN_CLUSTER = re.compile(r"fk[0-9a-f]{6}-(hub|m[0-9]+)")
+"""The names kind_session gives its clusters (and the only ones remove_leftovers deletes)."""
+
+
+def remove_leftovers(builder: Builder) -> None:
+    """Delete clusters an earlier run left behind when it was killed before its cleanup.
+    Called under harness_lock, so no other run is using them; other names are never touched."""
+    existing = run(["kind", "get", "clusters"], env=builder.env).split()
+    leftovers = [name for name in existing if RUN_CLUSTER.fullmatch(name)]
+    if leftovers:
+        say(f"deleting clusters a killed run left behind: {' '.join(leftovers)}")
+        delete_clusters(builder, leftovers)
+
+
 @contextmanager
 def kind_session(builder: Builder, stages: Stages, members: int = 2) -> Iterator[KindSession]:
     """Clusters `fk<run>-hub`, `fk<run>-m1`...; deleted on exit, whatever happened. On an
@@ -235,6 +250,7 @@ def kind_session(builder: Builder, stages: Stages, members: int = 2) -> Iterator
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=builder.layout.cache))
     git: GitServer | None = None
     session: KindSession | None = None
+    remove_leftovers(builder)
     try:
         clusters: list[KindCluster] = []
         stages.timed(

@@ -15,6 +15,7 @@ import yaml
 
 from e2e.kind.capfilter import bounding_set, filter_process, option, rewrite
 from e2e.kind.images import WORKLOAD_IMAGE
+from e2e.kind.session import RUN_CLUSTER
 from e2e.kind.stamps import Stages, digest
 from e2e.kind.workloads import kind_repo_files
 from e2e.scenario.repo import example_files
@@ -179,3 +180,10 @@ def test_the_kind_repo_adds_a_deployment_and_a_presync_job_to_the_shared_example
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == WORKLOAD_IMAGE and container["imagePullPolicy"] == "Never"
     assert yaml.safe_load(files["apps/web/configmap.yaml"])["data"] == {"color": "green"}
+
+
+def test_only_names_a_run_gives_its_clusters_count_as_leftovers() -> None:
+    assert RUN_CLUSTER.fullmatch("fk0a1b2c-hub")
+    assert RUN_CLUSTER.fullmatch("fk0a1b2c-m2")
+    for name in ("kind", "fleet-hub", "fk0a1b2c-hub-2", "myfk0a1b2c-m1", "fkzzzzzz-hub"):
+        assert not RUN_CLUSTER.fullmatch(name), name
