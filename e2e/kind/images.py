@@ -63,9 +63,14 @@ class Builder:
         path = f"{self.layout.bin}:{self.layout.kube_bin}:{os.environ.get('PATH', '')}"
         return {**self.engine.env, "PATH": path}
 
-    def docker(self, *args: str, heavy: bool = False, timeout: float = 900.0, **kw: object) -> str:
+    def docker(
+        self, *args: str, heavy: bool = False, timeout: float = 900.0, input: bytes | None = None
+    ) -> str:
+        """docker against the private engine; `heavy` steps log to images.log (and run niced)."""
         log = self.layout.logs / "images.log" if heavy else None
-        return run(["docker", *args], env=self.env, heavy=heavy, timeout=timeout, log=log, **kw)  # type: ignore[arg-type]
+        return run(
+            ["docker", *args], env=self.env, heavy=heavy, timeout=timeout, log=log, input=input
+        )
 
     def image_id(self, name: str) -> str | None:
         try:
