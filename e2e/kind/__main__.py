@@ -51,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             builder, started = prepare(layout, stages, build_only=args.command == "build")
         except HostError as error:
-            print(f"kind harness cannot run here: {error}", file=sys.stderr)
+            print(
+                f"kind harness cannot run here: {error}; the kind suite "
+                "(tests/e2e_harness/test_kind_scenario.py) skips with this reason",
+                file=sys.stderr,
+            )
             return 0 if args.if_possible else 3
         except (CommandError, ImageError) as error:
             print(f"kind harness build failed: {error}", file=sys.stderr)
