@@ -187,3 +187,42 @@ def test_only_names_a_run_gives_its_clusters_count_as_leftovers() -> None:
     assert RUN_CLUSTER.fullmatch("fk0a1b2c-m2")
     for name in ("kind", "fleet-hub", "fk0a1b2c-hub-2", "myfk0a1b2c-m1", "fkzzzzzz-hub"):
         assert not RUN_CLUSTER.fullmatch(name), name
+
+
+def test_build_where_the_harness_cannot_run_says_why_and_succeeds_with_if_possible() -> None:
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run the build as another user")
+    command = [
+        setpriv,
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        sys.executable,
+        "-m",
+        "e2e.kind",
+        "build",
+    ]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    done = subprocess.run(
+        [*command, "--if-possible"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "kind harness cannot run here: the kind harness starts its own Docker engine, "
+        "which needs root (running as uid 65534)" in done.stderr
+    )
+    strict = subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert strict.returncode == 3, strict.stderr
