@@ -65,7 +65,12 @@ def chromium(downloads: Path) -> Iterator[Any]:
 
 
 def wait_for(driver: Any, condition: Callable[[Any], T], message: str) -> T:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    result: T = WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message)
+    # The page swaps its main section when an event arrives: an element found a moment ago
+    # may be gone (stale) by the time it is read; the wait looks again.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    waiting = WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=ignored)
+    result: T = waiting.until(condition, message)
     return result

@@ -102,8 +102,8 @@ async def test_list_filter_and_open_an_application(
         assert names == ["web-m2"]
         driver.find_element(*by_css('tr[data-app="web-m2"] a')).click()
         wait_for(driver, lambda d: d.find_elements(*by_css("#resources")), "application page")
-        assert text_of(driver, "#app-sync") == "Synced"
-        assert "web-config" in text_of(driver, "#resources")
+        wait_for(driver, lambda d: text_of(d, "#app-sync") == "Synced", "web-m2 Synced")
+        wait_for(driver, lambda d: "web-config" in text_of(d, "#resources"), "its resources")
         driver.get(running.url + "/dashboard/apps/web-m1")
         wait_for(driver, lambda d: text_of(d, "#app-sync") == "OutOfSync", "drifted page")
         driver.save_screenshot(str(shots / "dashboard-app.png"))
@@ -122,7 +122,7 @@ async def test_drift_appears_live_without_a_reload(running: Running, driver: Any
             lambda d: "live on" in d.find_element(*by_css("#live")).get_attribute("class"),
             "SSE",
         )
-        assert text_of(driver, "#app-sync") == "Synced"
+        wait_for(driver, lambda d: text_of(d, "#app-sync") == "Synced", "Synced at first")
         driver.execute_script("window.__sameDocument = true;")
 
     await in_browser(open_page)
