@@ -150,24 +150,29 @@ async def test_sync_is_refused_without_rbac_and_done_with_it(running: Running, d
         driver.find_element(*by_css("#login button")).click()
         wait_for(driver, lambda d: d.find_elements(*by_css(".who")), "signed in")
 
-    def press_sync() -> str:
+    def press_sync(expect: str) -> str:
+        """Press Sync and wait for the answer (the page before may show another message)."""
         driver.find_element(*by_css("#sync")).click()
-        flash = wait_for(driver, lambda d: d.find_elements(*by_css(".flash")), "a message")
-        return str(flash[-1].text)
+
+        def answered(d: Any) -> str | None:
+            texts = [str(f.text) for f in d.find_elements(*by_css(".flash"))]
+            return next((t for t in texts if expect in t), None)
+
+        return wait_for(driver, answered, f"a message saying {expect!r}")
 
     def steps() -> tuple[str, str, str]:
         driver.get(page)
-        anonymous = press_sync()
+        anonymous = press_sync("sign in with a hub token")
         sign_in(hub.readonly_token)
-        denied = press_sync()
+        denied = press_sync("may not update")
         driver.find_element(*by_css(".auth form button")).click()  # sign out
         wait_for(driver, lambda d: d.find_elements(*by_css("#login")), "signed out")
         sign_in(hub.token)
-        allowed = press_sync()
+        allowed = press_sync("requested by")
         assert hub.token not in driver.page_source
         return anonymous, denied, allowed
 
     anonymous, denied, allowed = await in_browser(steps)
-    assert "sign in with a hub token" in anonymous
-    assert "fleet-sim:readonly may not update" in denied
+    assert "to update applications.fleet.gitops.dev" in anonymous
+    assert "hub RBAC: fleet-sim:readonly may not update" in denied
     assert "sync of web-m1 requested by fleet-sim:admin" in allowed

@@ -294,6 +294,11 @@ class Dashboard:
             self._flash(session, "error", str(refused))
         except CliError as error:
             self._flash(session, "error", str(error))
+        except TimeoutError:
+            self._flash(session, "error", f"gave up after {DIFF_TIMEOUT:g}s; retry later")
+        except Exception as error:  # a bug or an unforeseen input: logged, never a 500 page
+            log.exception("dashboard.write_failed", path=request.path)
+            self._flash(session, "error", f"failed ({type(error).__name__}); see the logs")
         raise web.HTTPSeeOther(back, headers=HEADERS)
 
     def _app_access(self, name: str) -> Access:
