@@ -51,7 +51,13 @@ sys.path.insert(0, str(ROOT))
 
 from fleet.api.crds import install_crds  # noqa: E402
 from fleet.api.resources import APPLICATION, APPLICATION_SET, CLUSTER  # noqa: E402
-from fleet.kube import Conflict, Credentials, build_api_client, request_json  # noqa: E402
+from fleet.kube import (  # noqa: E402
+    Conflict,
+    Credentials,
+    KubeError,
+    build_api_client,
+    request_json,
+)
 from fleet.logging import configure_logging  # noqa: E402
 
 NAMESPACE = "fleet-system"
@@ -459,7 +465,11 @@ async def wait_converged(
     last = (0, 0)
     with anyio.fail_after(timeout):
         while True:
-            last = await converged(hub, expected, revision)
+            try:
+                last = await converged(hub, expected, revision)
+            except (KubeError, TimeoutError):  # a hub too busy to answer one poll: poll again
+                await anyio.sleep(2.0)
+                continue
             if last[0] == expected:
                 return time.perf_counter() - started
             # A LIST of every Application: light on the hub up to a few thousand; at 10,000
