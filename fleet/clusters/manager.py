@@ -162,6 +162,7 @@ class _Entry:
             cap=settings.breaker_cap,
         )
         self.health = ClusterHealth()
+        self.check_access = True
         self.last_written = 0.0
         self.last_ok = 0.0
         """monotonic time of the last answered request (any client traffic, not 5xx/401/403)."""
@@ -276,11 +277,20 @@ class ClusterManager:
         return name in self._entries
 
     async def upsert(
-        self, name: str, credentials: Credentials, exec_provider: ExecProvider | None = None
+        self,
+        name: str,
+        credentials: Credentials,
+        exec_provider: ExecProvider | None = None,
+        *,
+        check_access: bool = True,
     ) -> bool:
         """Register a cluster or replace its credentials. Returns True if a new client was
         built (new cluster or changed credentials); unchanged credentials are a no-op, so
-        callers may resync freely. The old client is closed once its last user is done."""
+        callers may resync freely. The old client is closed once its last user is done.
+
+        `check_access=False`: probes prove reachability and authentication only (the hub as
+        `in-cluster`, reached with the controller's own least-privilege identity, which may
+        not list namespaces: a missing right shows on the Application that needs it)."""
         if self._tg is None:
             raise RuntimeError("ClusterManager used outside `async with`")
         entry = self._entries.get(name)
@@ -291,6 +301,7 @@ class ClusterManager:
         ):
             return False
         new = _Entry(name, credentials, exec_provider, self.settings)
+        new.check_access = check_access
         if entry is None:
             self._entries[name] = new
             self._tg.start_soon(self._probe_loop, new, name=f"probe {name}")
@@ -438,7 +449,7 @@ class ClusterManager:
                 result = await probe(
                     entry.slot.api,
                     timeout=self.settings.probe_timeout,
-                    check_access=self.settings.check_access,
+                    check_access=self.settings.check_access and entry.check_access,
                 )
             except KubeError as error:  # e.g. an exec plugin that failed (ExecError)
                 result = failure(error)

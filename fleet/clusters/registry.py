@@ -514,7 +514,7 @@ class HubRegistry:
             return
         assert self.manager is not None
         if self._decide(IN_CLUSTER_NAME):
-            await self.manager.upsert(IN_CLUSTER_NAME, self.in_cluster)
+            await self.manager.upsert(IN_CLUSTER_NAME, self.in_cluster, check_access=False)
         elif IN_CLUSTER_NAME in self.manager:
             await self.manager.remove(IN_CLUSTER_NAME)
         wanted[IN_CLUSTER_NAME] = RegisteredCluster(

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fleet.controllers.sharding import LEASES, shard_of
 from fleet.kube import request_json
+from generators.base import IN_CLUSTER_NAME
 from tests.clusters.harness import simulated_env
 from tests.controllers.harness import (
     Scenario,
@@ -180,8 +181,10 @@ async def test_two_workers_share_the_shards_and_every_application_converges(
                 }
                 for w in ("w0", "w1")
             }
+            # The hub is a cluster too (Argo CD's implicit in-cluster), sharded like the others.
+            everyone = (*MEMBERS, IN_CLUSTER_NAME)
             expected = {
-                w: {m for m in MEMBERS if owner_worker(holders, m) == w} for w in ("w0", "w1")
+                w: {m for m in everyone if owner_worker(holders, m) == w} for w in ("w0", "w1")
             }
             return found if clusters == expected else None
 
