@@ -116,9 +116,24 @@ class PrivateEngine:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if _exited(pid):
                 return
             time.sleep(0.2)
         os.kill(pid, signal.SIGKILL)
+        _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Whether `pid` is gone. A dockerd this process started stays a zombie (and answers
+    kill(pid, 0)) until it is reaped, so reap it when it is our child."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return True
+    except ChildProcessError:
+        pass  # not our child: its own parent reaps it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
