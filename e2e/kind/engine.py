@@ -117,10 +117,22 @@ class PrivateEngine:
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
             if _exited(pid):
-                return
+                break
             time.sleep(0.2)
-        os.kill(pid, signal.SIGKILL)
-        _exited(pid)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _exited(pid)
+        self._unmount_leftovers()
+
+    def _unmount_leftovers(self) -> None:
+        """dockerd leaves its default network namespace bind-mounted under the exec root;
+        unmounted so `rm -rf .cache` works after the engine is gone."""
+        netns = self.layout.engine / "exec" / "netns" / "default"
+        if os.path.ismount(netns) or f" {netns} " in Path("/proc/mounts").read_text():
+            try:
+                run(["umount", str(netns)], timeout=30)
+            except CommandError as error:
+                say(f"could not unmount {netns}: {error}")
 
 
 def _exited(pid: int) -> bool:
