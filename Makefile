@@ -22,8 +22,8 @@ kube-binaries:
 render-binaries:
 	tools/render-binaries/build.sh $(KUBE_BIN)
 
-# The kind harness's binaries and images (e2e/kind, all from package registries, stamped): about
-# 10-25 min cold on 2 cores, seconds when up to date. Where it cannot run (not root, no apt-get or
+# The kind harness's binaries and images (e2e/kind, all from package registries, stamped): 23 min
+# cold on 2 busy cores (15 of them the Kubernetes binaries kube-binaries needs anyway), 3 s warm. Where it cannot run (not root, no apt-get or
 # go) it says why and succeeds; the kind suite then skips with the same reason.
 kind-images: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m e2e.kind build --if-possible
