@@ -207,6 +207,7 @@ def build_all(builder: Builder, stages: Stages) -> None:
         context = _context(layout, "kube-proxy", {"kube-proxy": layout.kube_bin / "kube-proxy"})
         builder.docker(
             "build",
+            "--force-rm",
             "--network",
             "host",
             "--build-arg",
@@ -306,6 +307,7 @@ def _fleet_build(builder: Builder) -> None:
         [
             "docker",
             "build",
+            "--force-rm",
             "--network",
             "host",
             "--build-arg",
@@ -329,6 +331,7 @@ def _stand_ins(builder: Builder) -> None:
     context = _context(layout, "python", _extra_cas())
     builder.docker(
         "build",
+        "--force-rm",
         "--network",
         "host",
         "--build-arg",
@@ -343,6 +346,7 @@ def _stand_ins(builder: Builder) -> None:
     shutil.copytree(goroot, context / "go", symlinks=True)
     builder.docker(
         "build",
+        "--force-rm",
         "--network",
         "host",
         "--build-arg",
@@ -432,6 +436,7 @@ def _node_image(
     stage_image = f"{NODE_IMAGE}-build"
     builder.docker(
         "build",
+        "--force-rm",
         "--network",
         "host",
         "--build-arg",
