@@ -73,16 +73,30 @@ def _instruction(line: str) -> Instruction:
     return Instruction(keyword.upper(), flags, mounts, rest)
 
 
+def _expand(text: str, args: dict[str, str]) -> str:
+    """`${NAME}` and `$NAME` replaced by the default of a global ARG (as docker build does
+    without --build-arg)."""
+    for name, value in args.items():
+        text = text.replace("${" + name + "}", value).replace("$" + name, value)
+    return text
+
+
 def parse(path: Path) -> list[Stage]:
-    """The stages of the Dockerfile at `path`, in order."""
+    """The stages of the Dockerfile at `path`, in order; base images with the global ARGs'
+    defaults substituted."""
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     for line in _logical_lines(path.read_text()):
         instruction = _instruction(line)
         if instruction.keyword == "FROM":
             words = instruction.words()
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
             assert len(words) in (1, 3), f"unexpected FROM: {line}"
-            stages.append(Stage(words[0], name))
+            stages.append(Stage(_expand(words[0], global_args), name))
+            continue
+        if instruction.keyword == "ARG" and not stages:
+            arg, _, default = instruction.words()[0].partition("=")
+            global_args[arg] = default
             continue
         assert stages, f"{instruction.keyword} before the first FROM"
         stages[-1].instructions.append(instruction)

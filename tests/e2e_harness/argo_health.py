@@ -2,9 +2,9 @@
 
 A transcription of gitops-engine's ``pkg/health`` (health_deployment.go, health_replicaset.go,
 health_statefulset.go, health_daemonset.go, health_job.go, health_pod.go, health_hpa.go) for
-``apps/v1``, ``batch/v1``, ``autoscaling/v2`` and ``v1`` Pod objects as dicts. The status agent and the simulator must produce
-statuses these rules read as Healthy, or Degraded when failing, because fleet's users read health
-the Argo CD way.
+``apps/v1``, ``batch/v1``, ``autoscaling/v2`` and ``v1`` Pod objects as dicts. The status agent
+and the simulator must produce statuses these rules read as Healthy, or Degraded when failing,
+because fleet's users read health the Argo CD way.
 """
 
 from __future__ import annotations

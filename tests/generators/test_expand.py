@@ -251,7 +251,7 @@ def test_template_patch_that_is_not_yaml_is_an_error_naming_it() -> None:
 
 def test_template_patch_cannot_change_the_project() -> None:
     patch = "spec:\n  project: '{{name}}-team'\n"
-    with pytest.raises(TemplateError, match="templatePatch cannot change spec.project") as caught:
+    with pytest.raises(TemplateError, match=r"templatePatch cannot change spec\.project") as caught:
         render([elements("web")], templatePatch=patch)
     assert caught.value.field == "spec.templatePatch"
 
