@@ -20,6 +20,9 @@ import git
 from aiohttp import web
 
 REPO_NAME = "config.git"
+DEMO_GIT_PORT = 8478
+"""The port the demo serves its repository on when free, so `examples/` can name the demo's
+repository (`http://127.0.0.1:8478/config.git`) and be applied to the demo hub as they are."""
 GIT_DIR = "git"
 """Under the workdir: the folder served over HTTP, holding the bare repository."""
 CONFIG_DIR = "config"
@@ -70,9 +73,11 @@ class ConfigRepo:
 class GitHttpServer:
     """Serves a folder of bare repositories read-only over git's dumb HTTP protocol."""
 
-    def __init__(self, served: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, served: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.served = served.resolve()
         self.host = host
+        self.wanted_port = port
+        """Tried first; taken (another demo, another program) means an ephemeral port."""
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -93,7 +98,10 @@ class GitHttpServer:
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        try:
+            sock.bind((self.host, self.wanted_port))
+        except OSError:
+            sock.bind((self.host, 0))
         self.port = int(sock.getsockname()[1])
         await web.SockSite(self._runner, sock).start()
 

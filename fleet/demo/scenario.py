@@ -22,7 +22,7 @@ from kubernetes_asyncio.client import ApiClient
 from fleet.api.crds import install_crds
 from fleet.api.resources import APPLICATION_SET, DEFAULT_NAMESPACE, PROJECT
 from fleet.demo import repo_content
-from fleet.demo.configrepo import ConfigRepo, GitHttpServer
+from fleet.demo.configrepo import DEMO_GIT_PORT, ConfigRepo, GitHttpServer
 from fleet.kube import Conflict, Credentials, build_api_client, request_json
 from fleet.sim import SimServer
 
@@ -133,7 +133,7 @@ async def scenario(
             f"{sim.kubeconfig_dir})"
         )
         repo = ConfigRepo(workdir)
-        git_server = GitHttpServer(repo.served)
+        git_server = GitHttpServer(repo.served, port=DEMO_GIT_PORT)
         hub = build_api_client(
             Credentials(server=hub_cluster.server, token=hub_cluster.token, ca_pem=sim.ca_pem)
         )
@@ -160,6 +160,11 @@ async def scenario(
                 repo.create, repo_content.initial_files(repo_url)
             )
             say(f"git: {repo_url} at {revision[:7]} (work tree {repo.work})")
+            if git_server.port != DEMO_GIT_PORT:
+                say(
+                    f"git: port {DEMO_GIT_PORT} was taken; examples/ name "
+                    f"http://127.0.0.1:{DEMO_GIT_PORT}/config.git, use {repo_url} instead"
+                )
             appset = repo_content.application_set(repo_url, namespace)
             await request_json(
                 hub, "POST", APPLICATION_SET.collection(namespace), body=appset, timeout=TIMEOUT

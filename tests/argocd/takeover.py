@@ -58,6 +58,27 @@ def web_files(*, stale: bool) -> dict[str, str]:
     return files
 
 
+def argocd_cluster_secret(
+    member: Member, namespace: str, labels: Mapping[str, str] | None = None
+) -> Obj:
+    """An Argo CD cluster Secret for `member`, as `argocd cluster add [--label]` writes it."""
+    config = {
+        "bearerToken": member.token,
+        "tlsClientConfig": {"caData": base64.b64encode(member.ca_pem).decode()},
+    }
+    data = {"name": member.name, "server": member.server, "config": json.dumps(config)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"cluster-{member.name}",
+            "namespace": namespace,
+            "labels": {"argocd.argoproj.io/secret-type": "cluster", **(labels or {})},
+        },
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+
+
 @dataclass
 class Takeover:
     env: Env
@@ -110,22 +131,7 @@ class Takeover:
     # -- what Argo CD left -------------------------------------------------------------------
 
     async def register_cluster(self, member: Member) -> None:
-        """An Argo CD cluster Secret, as `argocd cluster add` writes it."""
-        config = {
-            "bearerToken": member.token,
-            "tlsClientConfig": {"caData": base64.b64encode(member.ca_pem).decode()},
-        }
-        data = {"name": member.name, "server": member.server, "config": json.dumps(config)}
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": f"cluster-{member.name}",
-                "namespace": self.namespace,
-                "labels": {"argocd.argoproj.io/secret-type": "cluster"},
-            },
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
+        body = argocd_cluster_secret(member, self.namespace)
         path = f"/api/v1/namespaces/{self.namespace}/secrets"
         await request_json(self.hub, "POST", path, body=body)
 

@@ -10,8 +10,6 @@ The one edit to the repository: its GitHub URL becomes the test's git server's.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from fleet.api.group import ARGOCD
 from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.kube import Credentials, NotFound, build_api_client, request_json
 from fleet.render import RenderTools
+from tests.argocd.takeover import argocd_cluster_secret
 from tests.clusters.harness import BIN_DIR, FAST, REQUIRE_REAL, Env, Member
 from tests.controllers.harness import RENDER_BIN
 from tests.git.support import GitDaemon, Upstream
@@ -92,21 +91,7 @@ class Guide:
 
     async def register(self, member: Member, env: str) -> None:
         """An Argo CD cluster Secret with an `env` label, as `argocd cluster add --label` makes."""
-        config = {
-            "bearerToken": member.token,
-            "tlsClientConfig": {"caData": base64.b64encode(member.ca_pem).decode()},
-        }
-        data = {"name": member.name, "server": member.server, "config": json.dumps(config)}
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": f"cluster-{member.name}",
-                "namespace": HUB_NAMESPACE,
-                "labels": {"argocd.argoproj.io/secret-type": "cluster", "env": env},
-            },
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
+        body = argocd_cluster_secret(member, HUB_NAMESPACE, {"env": env})
         with suppress(NotFound):
             await request_json(
                 self.hub,

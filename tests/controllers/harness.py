@@ -241,6 +241,24 @@ class Scenario:
         listing = await request_json(self.hub, "GET", APPLICATION.collection(self.namespace))
         return {i["metadata"]["name"]: i for i in listing.get("items") or []}
 
+    async def converged_metrics(self) -> str:
+        """Every member registered, the default ApplicationSet converged (two Applications a
+        member), then the controller's /metrics text."""
+        for member in self.env.members:
+            await self.register(member)
+        expected = 2 * len(self.env.members)
+        async with self.controller() as controller:
+            await self.apply_appset(self.appset())
+            await self.wait_apps(
+                lambda apps: len(apps) == expected and all(map(synced_and_healthy, apps.values())),
+                what=f"all {expected} Applications Synced and Healthy",
+            )
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{controller.port}/metrics") as response,
+            ):
+                return await response.text()
+
     async def wait_apps(
         self,
         predicate: Callable[[dict[str, Obj]], bool],

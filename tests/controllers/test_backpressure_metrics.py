@@ -3,11 +3,10 @@ slot, and each member's adaptive request concurrency."""
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.controllers.harness import Scenario, synced_and_healthy
+from tests.controllers.harness import Scenario
 
 pytestmark = pytest.mark.anyio
 
@@ -16,19 +15,7 @@ async def test_metrics_show_queue_backpressure_and_each_clusters_concurrency(
     sim_scenario: Scenario,
 ) -> None:
     scenario = sim_scenario
-    for member in scenario.env.members:
-        await scenario.register(member)
-    async with scenario.controller() as controller:
-        await scenario.apply_appset(scenario.appset())
-        await scenario.wait_apps(
-            lambda apps: len(apps) == 6 and all(map(synced_and_healthy, apps.values())),
-            what="all six Applications Synced and Healthy",
-        )
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{controller.port}/metrics") as response,
-        ):
-            text = await response.text()
+    text = await scenario.converged_metrics()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import promql_parser
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.controllers.harness import Scenario, synced_and_healthy
+from tests.controllers.harness import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -83,20 +82,7 @@ def test_every_alert_has_a_severity_and_a_summary() -> None:
 async def test_alerts_and_dashboard_name_only_metrics_the_controller_exports(
     sim_scenario: Scenario,
 ) -> None:
-    scenario = sim_scenario
-    for member in scenario.env.members:
-        await scenario.register(member)
-    async with scenario.controller() as controller:
-        await scenario.apply_appset(scenario.appset())
-        await scenario.wait_apps(
-            lambda apps: len(apps) == 6 and all(map(synced_and_healthy, apps.values())),
-            what="all six Applications Synced and Healthy",
-        )
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{controller.port}/metrics") as response,
-        ):
-            text = await response.text()
+    text = await sim_scenario.converged_metrics()
     families = {family.name for family in text_string_to_metric_families(text)}
     referenced = {
         _family(name) for expr in _all_exprs() for name in _selectors(promql_parser.parse(expr))
@@ -113,25 +99,12 @@ async def test_alerts_and_dashboard_name_only_metrics_the_controller_exports(
 async def test_metrics_show_each_member_ready_with_its_breaker_closed(
     sim_scenario: Scenario,
 ) -> None:
-    scenario = sim_scenario
-    for member in scenario.env.members:
-        await scenario.register(member)
-    async with scenario.controller() as controller:
-        await scenario.apply_appset(scenario.appset())
-        await scenario.wait_apps(
-            lambda apps: len(apps) == 6 and all(map(synced_and_healthy, apps.values())),
-            what="all six Applications Synced and Healthy",
-        )
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{controller.port}/metrics") as response,
-        ):
-            text = await response.text()
+    text = await sim_scenario.converged_metrics()
     samples = {
         (s.name, s.labels.get("cluster")): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    for member in scenario.env.members:
+    for member in sim_scenario.env.members:
         assert samples[("fleet_cluster_ready", member.name)] == 1
         assert samples[("fleet_cluster_breaker_open", member.name)] == 0
