@@ -436,6 +436,7 @@ def explore_lines(world: Scenario, port: int) -> list[str]:
         f"  kubectl get fapp,fappset,fcl -n {world.namespace}",
         f"  fleet app list -n {world.namespace}",
         f"  fleet app diff guestbook-{DRIFT_CLUSTER} -n {world.namespace}",
+        "  kubectl apply -f examples/matrix.yaml   (more in examples/README.md)",
         "  the members (kubectl --kubeconfig FILE get deploy -A):",
     ]
     lines += [f"  {world.kubeconfig(m.name)}" for m in MEMBERS]
