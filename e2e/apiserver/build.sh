@@ -93,12 +93,17 @@ got=$("$out/.kube-apiserver.new" --version)
 [ "$got" = "Kubernetes $kube_version" ] || { echo "unexpected version: $got" >&2; exit 1; }
 got=$("$out/.kube-controller-manager.new" --version)
 [ "$got" = "Kubernetes $kube_version" ] || { echo "unexpected version: $got" >&2; exit 1; }
-"$out/.etcd.new" --version | grep -q "^etcd Version: ${etcd_version#v}$" ||
-    { echo "unexpected etcd version: $("$out/.etcd.new" --version)" >&2; exit 1; }
+# Whole outputs are captured before they are matched: `cmd | grep -q` or `cmd | head` under
+# pipefail fails at random with SIGPIPE (exit 141) when the reader exits before the writer is done.
+got=$("$out/.etcd.new" --version)
+case $'\n'"$got"$'\n' in
+*$'\n'"etcd Version: ${etcd_version#v}"$'\n'*) ;;
+*) echo "unexpected etcd version: $got" >&2; exit 1 ;;
+esac
 
 for tool in $node_tools; do
     case $tool in
-    kubectl) got=$("$out/.node-tools.new/$tool" version --client | head -n 1) ;;
+    kubectl) got=$("$out/.node-tools.new/$tool" version --client) && got=${got%%$'\n'*} ;;
     kubeadm) got=$("$out/.node-tools.new/$tool" version -o short) ;;
     *) got=$("$out/.node-tools.new/$tool" --version) ;;
     esac
