@@ -399,26 +399,35 @@ def _debian_base(builder: Builder, mirror: str, suite: str, image: str) -> None:
     # No apt caches, no host-specific files in the image.
     shutil.rmtree(rootfs / "var" / "cache" / "apt" / "archives", ignore_errors=True)
     (rootfs / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True)
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    _pipe(
+        ["tar", "-C", str(rootfs), "-c", "."],
+        ["docker", "import", "--change", 'CMD ["bash"]', "-", image],
+        env={**os.environ, **builder.env},
+        timeout=900,
+        what=f"importing {rootfs} as {image}",
+    )
+    shutil.rmtree(rootfs)
+
+
+CTR_IMPORT = ("ctr", "-n", "k8s.io", "images", "import", "--no-unpack", "-")
+
+
+def _pipe(
+    producer: list[str], consumer: list[str], env: Mapping[str, str], timeout: float, what: str
+) -> None:
+    """`producer | consumer` without a shell, failing with `what` if either side fails (a
+    producer that dies mid-stream would otherwise leave a truncated image behind silently)."""
+    source = subprocess.Popen(producer, stdout=subprocess.PIPE, env=env)
     try:
-        importer = subprocess.run(
-            ["docker", "import", "--change", 'CMD ["bash"]', "-", image],
-            stdin=tar.stdout,
-            env={**os.environ, **builder.env},
-            capture_output=True,
-            timeout=900,
-            check=False,
+        sink = subprocess.run(
+            consumer, stdin=source.stdout, env=env, capture_output=True, timeout=timeout
         )
     finally:
-        if tar.stdout:
-            tar.stdout.close()
-        tar.wait(timeout=60)
-    if importer.returncode != 0 or tar.returncode != 0:
-        raise ImageError(
-            f"importing {rootfs} as {image} failed: "
-            f"{importer.stderr.decode(errors='replace')[-2000:]}"
-        )
-    shutil.rmtree(rootfs)
+        if source.stdout:
+            source.stdout.close()
+        source.wait(timeout=60)
+    if sink.returncode != 0 or source.returncode != 0:
+        raise ImageError(f"{what} failed: {sink.stderr.decode(errors='replace')[-2000:]}")
 
 
 def _node_image(
@@ -511,34 +520,10 @@ def _import_into_node(builder: Builder, container: str, images: list[str]) -> No
     env = {**os.environ, **builder.env}
     for image in images:
         say(f"node image: importing {image} into containerd")
-        save = subprocess.Popen(["docker", "image", "save", image], stdout=subprocess.PIPE, env=env)
-        try:
-            done = subprocess.run(
-                [
-                    "docker",
-                    "exec",
-                    "-i",
-                    container,
-                    "ctr",
-                    "-n",
-                    "k8s.io",
-                    "images",
-                    "import",
-                    "--no-unpack",
-                    "-",
-                ],
-                stdin=save.stdout,
-                env=env,
-                capture_output=True,
-                timeout=600,
-                check=False,
-            )
-        finally:
-            if save.stdout:
-                save.stdout.close()
-            save.wait(timeout=60)
-        if done.returncode != 0 or save.returncode != 0:
-            raise ImageError(
-                f"importing {image} into the node image failed: "
-                f"{done.stderr.decode(errors='replace')[-2000:]}"
-            )
+        _pipe(
+            ["docker", "image", "save", image],
+            ["docker", "exec", "-i", container, *CTR_IMPORT],
+            env=env,
+            timeout=600,
+            what=f"importing {image} into the node image",
+        )
