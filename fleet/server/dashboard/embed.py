@@ -79,7 +79,9 @@ async def run_for_controller(controller: Controller, dashboard: Dashboard) -> No
 
     async with anyio.create_task_group() as tg:
         await tg.start(dashboard.events.run)
-        await tg.start(ControllerFeed(controller, dashboard.store).run)
+        events = dashboard.events
+        feed = ControllerFeed(controller, dashboard.store, watched=lambda: events.subscribers > 0)
+        await tg.start(feed.run)
 
 
 def for_hub(app: web.Application, hub: ApiClient, namespace: str, flavour: ApiFlavour) -> Dashboard:
