@@ -47,9 +47,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # FLEET_REQUIRE_*=1: a missing kube-apiserver, helm or kustomize fails the run instead of skipping.
+# Two pytest lanes at once (tools/test-lanes.sh): SLOW_LANE is mostly waiting (Docker, a git
+# server down for a minute, fuzzers on a clock) and shares the cores with everything else.
+SLOW_LANE := tests/e2e_harness/test_kind_scenario.py tests/drills tests/fuzz
 unit: $(STAMP) kube-binaries render-binaries kind-images browser
 	FLEET_KUBE_BIN_DIR=$(KUBE_BIN) FLEET_RENDER_BIN_DIR=$(KUBE_BIN) \
-	FLEET_REQUIRE_REAL_APISERVER=1 FLEET_REQUIRE_RENDER_TOOLS=1 $(BIN)/pytest
+	FLEET_REQUIRE_REAL_APISERVER=1 FLEET_REQUIRE_RENDER_TOOLS=1 \
+	tools/test-lanes.sh $(BIN)/pytest -- $(SLOW_LANE)
 
 test: lint typecheck unit
 

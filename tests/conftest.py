@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -11,6 +12,18 @@ import git
 import pytest
 
 from tests.clusters.harness import Env
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, or tools/test-lanes.sh stopping its second lane) ends the run as
+    Ctrl-C does, so fixtures still tear down: kind clusters and their private dockerd, real
+    kube-apiserver processes. By default SIGTERM would kill pytest on the spot and leave them."""
+    signal.signal(signal.SIGTERM, _interrupted)
+
 
 MakeRepo = Callable[..., Path]
 

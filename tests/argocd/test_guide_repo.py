@@ -9,7 +9,6 @@ The one edit to the repository: its GitHub URL becomes the test's git server's.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.kube import Credentials, NotFound, build_api_client, request_json
 from fleet.render import RenderTools
 from tests.argocd.takeover import argocd_cluster_secret
-from tests.clusters.harness import BIN_DIR, FAST, REQUIRE_REAL, Env, Member
+from tests.clusters.harness import FAST, Env, Member
 from tests.controllers.harness import RENDER_BIN
 from tests.git.support import GitDaemon, Upstream
+from tests.kubectl import kubectl, require_kubectl
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,6 @@ Obj = dict[str, Any]
 
 GUIDE = Path(__file__).resolve().parents[1] / "fixtures" / "argocd_guide" / "repo"
 GUIDE_URL = "https://github.com/example-org/gitops-config.git"
-KUBECTL = BIN_DIR / "kubectl"
 HUB_NAMESPACE = "argocd"
 """Fixed by the guide's YAML (`metadata.namespace: argocd`), so not one per test."""
 APP_NAMESPACE = "guestbook"
@@ -50,11 +49,7 @@ FAIL = "fleet.gitops.dev/sim-fail"
 
 @pytest.fixture(autouse=True)
 def need_kubectl() -> None:
-    if not KUBECTL.exists():
-        message = f"no kubectl in {BIN_DIR}: run `make kube-binaries` (e2e/apiserver/build.sh)"
-        if REQUIRE_REAL:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_kubectl()
 
 
 def guide_files(url: str) -> dict[str, str]:
@@ -75,18 +70,8 @@ class Guide:
     kubeconfig: Path
 
     async def kubectl(self, *args: str) -> str:
-        process = await asyncio.create_subprocess_exec(
-            str(KUBECTL),
-            "--kubeconfig",
-            str(self.kubeconfig),
-            "--request-timeout=20s",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        text = out.decode()
-        assert process.returncode == 0, f"kubectl {' '.join(args)} failed: {text}"
+        code, text = await kubectl(self.kubeconfig, *args)
+        assert code == 0, f"kubectl {' '.join(args)} failed: {text}"
         return text
 
     async def register(self, member: Member, env: str) -> None:

@@ -8,7 +8,6 @@ disagree, the simulator is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
@@ -20,9 +19,8 @@ import pytest
 from fleet.api.crds import install_crds
 from fleet.api.group import ARGOCD, FLEET, ApiFlavour
 from fleet.kube import Credentials, build_api_client
-from tests.clusters.harness import BIN_DIR, REQUIRE_REAL, Env
-
-KUBECTL = BIN_DIR / "kubectl"
+from tests.clusters.harness import Env
+from tests.kubectl import kubectl, require_kubectl
 
 pytestmark = pytest.mark.anyio
 
@@ -34,11 +32,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def need_kubectl() -> None:
-    if not KUBECTL.exists():
-        message = f"no kubectl in {BIN_DIR}: run `make kube-binaries` (e2e/apiserver/build.sh)"
-        if REQUIRE_REAL:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_kubectl()
 
 
 @dataclass(frozen=True)
@@ -49,18 +43,7 @@ class Hub:
     flavour: ApiFlavour
 
     async def kubectl(self, *args: str, stdin: str | None = None) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            str(KUBECTL),
-            "--kubeconfig",
-            str(self.kubeconfig),
-            "--request-timeout=20s",
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 60)
-        return process.returncode or 0, out.decode()
+        return await kubectl(self.kubeconfig, *args, stdin=stdin)
 
     def short(self, kind: str) -> str:
         """Short names differ on purpose, so both sets can be installed (`app`, `fapp`)."""
