@@ -41,12 +41,13 @@ from fleet.api.application import (
 )
 from fleet.api.group import ARGOCD_GROUP, FLEET, ApiFlavour
 from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
-from fleet.api.resources import RESOURCES_FINALIZER
+from fleet.api.resources import REFRESH_ANNOTATION, RESOURCES_FINALIZER
 from fleet.clusters.manager import ClusterManager
 from fleet.controllers.app_events import EventSink, status_events
-from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError
+from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError, source_of
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.workqueue import WorkQueue
+from fleet.git.errors import GitFetchError
 from fleet.git.events import RepoMoved
 from fleet.git.urls import normalize_url
 from fleet.kube import KubeError, NotFound, request_json
@@ -128,6 +129,15 @@ def _fingerprint(app: Mapping[str, Any]) -> str:
 
 def _deleting(app: Mapping[str, Any]) -> bool:
     return bool((app.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def refresh_requested(app: Mapping[str, Any]) -> str | None:
+    """Argo CD's `argocd.argoproj.io/refresh` annotation: None when absent, "hard" for hard,
+    "normal" for any other value (Argo CD reads anything but `hard` as a normal refresh)."""
+    annotations = (app.get("metadata") or {}).get("annotations")
+    if not isinstance(annotations, Mapping) or REFRESH_ANNOTATION not in annotations:
+        return None
+    return "hard" if annotations[REFRESH_ANNOTATION] == "hard" else "normal"
 
 
 def _group(app: Mapping[str, Any]) -> str:
@@ -378,24 +388,59 @@ class ApplicationController:
             await self._finalize(name, app, rt)
             return None
         log_ = log.bind(app=f"{self.namespace}/{name}")
+        refresh = refresh_requested(app)
         try:
             cluster, project = self._admit(app)
             operation = app.get("operation") if isinstance(app.get("operation"), dict) else None
             revision = str(((operation or {}).get("sync") or {}).get("revision") or "")
             try:
+                if refresh is not None:
+                    await self._fetch_now(app)
                 desired = await self.desired.get(
-                    app, self.repos, self.tools, revision=revision, reach=RenderReach.of(project)
+                    app,
+                    self.repos,
+                    self.tools,
+                    revision=revision,
+                    reach=RenderReach.of(project),
+                    fresh=refresh == "hard",
                 )
             except DesiredStateError as error:
                 raise Blocked(COMPARISON_ERROR, str(error), retry=True) from error
             await self._compare_and_sync(name, app, rt, cluster, project, desired, operation)
         except Blocked as blocked:
             await self._blocked(name, app, rt, blocked)
+            if refresh is not None and not blocked.retry:
+                await self._refreshed(name)  # a spec error: fetching again cannot help
             if blocked.retry:
                 raise
             return self._resync()
+        if refresh is not None:
+            await self._refreshed(name)
         log_.debug("application.reconciled", sync=rt.status.sync_status, health=rt.status.health)
         return self._resync()
+
+    async def _fetch_now(self, app: Obj) -> None:
+        """Argo CD's refresh: the source's repository fetched now, not at the next poll."""
+        url = str(source_of(app)["repoURL"])
+        try:
+            await self.repos.refresh(url)
+        except GitFetchError as error:
+            raise DesiredStateError("GitError", f"spec.source: refresh: {error}") from error
+
+    async def _refreshed(self, name: str) -> None:
+        """Remove the refresh annotation once its compare is in status, as Argo CD does: it is
+        a one-shot request (`kubectl annotate ... argocd.argoproj.io/refresh=hard`), and left
+        in place it would fetch and render afresh on every reconcile. Unlike Argo CD, a refresh
+        whose fetch or render failed keeps it: the queue's backoff retries the refresh until
+        it succeeds, and the condition says why meanwhile."""
+        with contextlib.suppress(NotFound):  # deleted meanwhile
+            await request_json(
+                self.hub,
+                "PATCH",
+                self.flavour.application.item(self.namespace, name),
+                body={"metadata": {"annotations": {REFRESH_ANNOTATION: None}}},
+                content_type="application/merge-patch+json",
+            )
 
     async def _unexpected(self, name: str, error: Exception) -> None:
         """Put an error no other branch reported into the Application's status: a condition

@@ -136,9 +136,12 @@ class DesiredCache:
         *,
         revision: str = "",
         reach: RenderReach | None = None,
+        fresh: bool = False,
     ) -> Desired:
         """`reach` is part of the key: a render one Project may make (a remote base it
-        permits) is never handed to an Application of a Project that may not make it."""
+        permits) is never handed to an Application of a Project that may not make it.
+        `fresh` renders again even if a render of the same commit is cached (Argo CD's hard
+        refresh: a Helm chart or remote base that moved under the same commit)."""
         reach = reach or RenderReach()
         source = source_of(app)
         sha = await resolve_revision(app, repos, revision)
@@ -151,12 +154,12 @@ class DesiredCache:
             json.dumps(reach.source_repos),
         )
         own = (*base, str(meta.get("name", "")), str(destination.get("namespace") or ""))
-        found = self._get(base) or self._get(own)
+        found = None if fresh else (self._get(base) or self._get(own))
         if found is not None:
             return found
         lock = self._locks.setdefault(base, anyio.Lock())
         async with lock:
-            found = self._get(base) or self._get(own)
+            found = None if fresh else (self._get(base) or self._get(own))
             if found is not None:
                 return found
             desired = await desired_state(app, repos, tools, revision=sha, reach=reach)

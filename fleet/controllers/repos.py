@@ -116,6 +116,13 @@ class RepoHub:
         self.register(repo_url)
         return await self.cache.resolve(repo_url, revision)
 
+    async def refresh(self, repo_url: str) -> None:
+        """Fetch `repo_url` now (a fetch started after this call), for Argo CD's refresh
+        annotation: the next resolve sees the branch as the server has it, not as the last
+        poll left it. A fetch error propagates as GitFetchError."""
+        self.register(repo_url)
+        await self.cache.refresh(repo_url, fresh=True)
+
     @asynccontextmanager
     async def materialize(self, repo_url: str, sha: str, path: str = "") -> AsyncIterator[str]:
         self.register(repo_url)

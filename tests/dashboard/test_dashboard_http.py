@@ -226,8 +226,14 @@ async def test_refresh_asks_the_controller_to_look_again(running: Running) -> No
         page = await post(session, running, "/dashboard/apps/api-m1/refresh", {"csrf": token})
     assert "refresh of api-m1 requested" in page
     scenario = running.scenario
-    app = await request_json(scenario.hub, "GET", APPLICATION.item(scenario.namespace, "api-m1"))
-    assert app["metadata"]["annotations"]["argocd.argoproj.io/refresh"] == "normal"
+    path = APPLICATION.item(scenario.namespace, "api-m1")
+    app = await request_json(scenario.hub, "GET", path)
+    assert "fleet.gitops.dev/refresh-requested-at" in app["metadata"]["annotations"]
+    # The controller acts on Argo CD's refresh annotation, then removes it, as Argo CD does.
+    with anyio.fail_after(30):
+        while "argocd.argoproj.io/refresh" in app["metadata"]["annotations"]:
+            await anyio.sleep(0.1)
+            app = await request_json(scenario.hub, "GET", path)
 
 
 async def test_rollback_under_automated_sync_is_refused_as_the_cli_refuses_it(
