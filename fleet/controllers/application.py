@@ -62,7 +62,7 @@ from fleet.sync.engine import Comparison, SyncEngine
 from fleet.sync.hooks import has_hooks
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.spec import AppSpec
-from fleet.sync.status import AppStatus, Operation, now
+from fleet.sync.status import AppStatus, Operation, compared_to, now, requested_operation
 from fleet.sync.tracking import argocd_instance_name
 from fleet.sync.watchhub import WatchHub
 
@@ -604,6 +604,8 @@ class ApplicationController:
             ) from error
         rt.status.clear_condition(INVALID_SPEC)
         rt.status.clear_condition(COMPARISON_ERROR)
+        rt.status.compared_to = compared_to(app.get("spec") or {})
+        rt.status.source_type = desired.source_type
         await self._write_status(name, rt)
         if operation is not None:
             await self._clear_operation(name)
@@ -649,11 +651,13 @@ class ApplicationController:
     ) -> Operation:
         sync = (operation or {}).get("sync") or {}
         prune_flag = sync.get("prune") if operation is not None else None
+        app_spec = (self.apps.get(engine.spec.app.name) or {}).get("spec") or {}
         op = await engine.sync(
             desired.manifests,
             desired.revision,
             prune_enabled=None if prune_flag is None else bool(prune_flag),
             comparison=comparison,
+            requested=requested_operation(operation, app_spec),
         )
         rt.failed_revision = desired.revision if op.phase != "Succeeded" else ""
         spec = (self.apps.get(engine.spec.app.name) or {}).get("spec") or {}
@@ -668,7 +672,12 @@ class ApplicationController:
         """A requested sync (`operation`), as `fleet app sync` or Argo CD's UI writes it."""
         if (operation.get("sync") or {}).get("dryRun"):
             await engine.compare(desired.manifests)
-            op = Operation(revision=desired.revision, phase="Succeeded", message="dry run")
+            op = Operation(
+                revision=desired.revision,
+                phase="Succeeded",
+                message="dry run",
+                requested=requested_operation(operation, {}),
+            )
             op.finished_at = now()
             rt.status.operation = op
             return
@@ -687,6 +696,7 @@ class ApplicationController:
                 revision=str(((app["operation"].get("sync") or {}).get("revision")) or ""),
                 phase="Error",
                 message=str(blocked),
+                requested=requested_operation(app["operation"], {}),
             )
             op.finished_at = now()
             rt.status.operation = op

@@ -41,6 +41,8 @@ class Desired:
     """True when the result depends only on the source and the commit (plain directories and
     Kustomize), so Applications with the same source share one render; Helm output also
     depends on the release name and namespace."""
+    source_type: str = ""
+    """Helm, Kustomize or Directory (Argo CD's `status.sourceType`)."""
 
 
 def source_of(app: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -95,7 +97,7 @@ async def desired_state(
         raise DesiredStateError("GitError", f"spec.source: {error}") from error
     except RenderError as error:
         raise DesiredStateError("ComparisonError", f"spec.source: {error}") from error
-    return Desired(sha, manifests, shared=kind != "Helm")
+    return Desired(sha, manifests, shared=kind != "Helm", source_type=kind)
 
 
 class DesiredCache:

@@ -8,6 +8,8 @@ deployStartedAt, result) and `status.conditions`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,10 +60,18 @@ class Operation:
     finished_at: str | None = None
     retry_count: int = 0
     results: list[ResourceResult] = field(default_factory=list)
+    requested: dict[str, Any] = field(default_factory=dict)
+    """What was asked, as Argo CD echoes it in `operationState.operation`: `sync` (revision,
+    prune, dryRun, syncOptions) and `initiatedBy` (a username, or `automated: true`), bounded
+    by `requested_operation`."""
 
     def to_dict(self) -> dict[str, Any]:
+        requested = dict(self.requested)
+        requested["sync"] = {"revision": self.revision, **(requested.get("sync") or {})}
+        if not requested["sync"]["revision"]:
+            requested["sync"]["revision"] = self.revision
         out: dict[str, Any] = {
-            "operation": {"sync": {"revision": self.revision}},
+            "operation": requested,
             "phase": self.phase,
             "message": self.message,
             "startedAt": self.started_at,
@@ -85,6 +95,9 @@ class AppStatus:
     operation: Operation | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     conditions: list[dict[str, Any]] = field(default_factory=list)
+    compared_to: dict[str, Any] | None = None
+    """The source and destination the last compare used (Argo CD's `sync.comparedTo`)."""
+    source_type: str = ""
 
     def record_history(self, op: Operation) -> None:
         """Append a finished sync (bounded to the last 10; ids increase, as in Argo CD)."""
@@ -106,8 +119,11 @@ class AppStatus:
         self.conditions = [c for c in self.conditions if c.get("type") != kind]
 
     def to_dict(self) -> dict[str, Any]:
+        sync: dict[str, Any] = {"status": self.sync_status, "revision": self.revision}
+        if self.compared_to is not None:
+            sync["comparedTo"] = self.compared_to
         out: dict[str, Any] = {
-            "sync": {"status": self.sync_status, "revision": self.revision},
+            "sync": sync,
             "health": {"status": self.health},
             "resources": [self.resources[k].to_dict() for k in sorted(self.resources)],
             "history": list(self.history),
@@ -115,6 +131,8 @@ class AppStatus:
         }
         if self.operation is not None:
             out["operationState"] = self.operation.to_dict()
+        if self.source_type:
+            out["sourceType"] = self.source_type
         return out
 
     @classmethod
@@ -122,6 +140,7 @@ class AppStatus:
         """Resume from a stored Application status (keeps the inventory for prune)."""
         raw = raw or {}
         states = [ResourceState.from_dict(r) for r in raw.get("resources") or []]
+        compared = (raw.get("sync") or {}).get("comparedTo")
         return cls(
             resources={s.key: s for s in states},
             revision=str((raw.get("sync") or {}).get("revision") or ""),
@@ -129,4 +148,67 @@ class AppStatus:
             health=str((raw.get("health") or {}).get("status") or "Healthy"),
             history=list(raw.get("history") or []),
             conditions=list(raw.get("conditions") or []),
+            compared_to=compared if isinstance(compared, dict) else None,
+            source_type=str(raw.get("sourceType") or ""),
         )
+
+
+COMPARED_TO_LIMIT = 64 * 1024
+"""Bytes of JSON above which `sync.comparedTo` is left out: it echoes the spec's source, and a
+source with a megabyte of inline Helm values would double the object past etcd's limit and
+make every status write fail."""
+
+
+def compared_to(spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Argo CD's `status.sync.comparedTo` for an Application `spec`: its source and
+    destination as compared; None when too large to echo (see COMPARED_TO_LIMIT)."""
+    doc = {"source": spec.get("source") or {}, "destination": spec.get("destination") or {}}
+    if len(json.dumps(doc, default=str)) > COMPARED_TO_LIMIT:
+        return None
+    return doc
+
+
+def requested_operation(
+    operation: Mapping[str, Any] | None, spec: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What `operationState.operation` says was asked: for a requested sync (`operation`, as
+    the CLI, the dashboard or Argo CD's tools write it), its known fields only, bounded (the
+    request is user input and is echoed into status); for automated sync, what Argo CD's
+    controller records: the policy's prune and sync options, initiated by `automated`."""
+    policy = spec.get("syncPolicy") if isinstance(spec.get("syncPolicy"), Mapping) else {}
+    assert isinstance(policy, Mapping)
+    if operation is None:
+        automated = policy.get("automated") if isinstance(policy.get("automated"), Mapping) else {}
+        assert isinstance(automated, Mapping)
+        sync: dict[str, Any] = {"prune": automated.get("prune") is True}
+        options = _strings(policy.get("syncOptions"))
+        if options:
+            sync["syncOptions"] = options
+        return {"sync": sync, "initiatedBy": {"automated": True}}
+    asked = operation.get("sync") if isinstance(operation.get("sync"), Mapping) else {}
+    assert isinstance(asked, Mapping)
+    sync = {}
+    if isinstance(asked.get("revision"), str):
+        sync["revision"] = asked["revision"][:256]
+    for flag in ("prune", "dryRun"):
+        if isinstance(asked.get(flag), bool):
+            sync[flag] = asked[flag]
+    options = _strings(asked.get("syncOptions"))
+    if options:
+        sync["syncOptions"] = options
+    out: dict[str, Any] = {"sync": sync}
+    by = operation.get("initiatedBy")
+    if isinstance(by, Mapping):
+        initiated: dict[str, Any] = {}
+        if isinstance(by.get("username"), str):
+            initiated["username"] = by["username"][:256]
+        if isinstance(by.get("automated"), bool):
+            initiated["automated"] = by["automated"]
+        out["initiatedBy"] = initiated
+    return out
+
+
+def _strings(value: Any, limit: int = 32) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [v[:256] for v in value if isinstance(v, str)][:limit]
