@@ -9,7 +9,7 @@ import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,8 @@ from fleet.api.crds import install_crds
 from fleet.api.group import ARGOCD
 from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.kube import Credentials, NotFound, build_api_client, request_json
-from fleet.render import RenderTools
-from tests.clusters.harness import FAST, Env, Member, create_namespace
-from tests.controllers.harness import RENDER_BIN, configmap, deployment
+from tests.clusters.harness import Env, Member, create_namespace
+from tests.controllers.harness import configmap, controller_settings, deployment, running_controller
 from tests.git.support import GitDaemon, Upstream
 
 Obj = dict[str, Any]
@@ -290,31 +289,11 @@ class Takeover:
     # -- fleet -------------------------------------------------------------------------------
 
     def settings(self, **overrides: Any) -> ControllerSettings:
-        values: dict[str, Any] = {
-            "cache_dir": self.workdir / "controller-cache",
-            "namespace": self.namespace,
-            "flavour": ARGOCD,
-            "listen_port": 0,
-            "resync_period": 30.0,
-            "git_poll_interval": 0.5,
-            "manager": FAST,
-            "render_tools": RenderTools.discover(RENDER_BIN),
-            "wave_timeout": 60.0,
-            "in_cluster_enabled": False,
-        }
-        values.update(overrides)
-        return ControllerSettings(**values)
+        values: dict[str, Any] = {"flavour": ARGOCD, "in_cluster_enabled": False, **overrides}
+        return controller_settings(self.workdir, self.namespace, **values)
 
-    @asynccontextmanager
-    async def fleet(self, **overrides: Any) -> AsyncIterator[Controller]:
-        controller = Controller(self.hub, self.settings(**overrides))
-        async with anyio.create_task_group() as tg:
-            with anyio.fail_after(30):
-                await tg.start(controller.run)
-            try:
-                yield controller
-            finally:
-                tg.cancel_scope.cancel()
+    def fleet(self, **overrides: Any) -> AbstractAsyncContextManager[Controller]:
+        return running_controller(self.hub, self.settings(**overrides))
 
 
 def uid(obj: Mapping[str, Any] | None) -> str:

@@ -10,7 +10,7 @@ The one edit to the repository: its GitHub URL becomes the test's git server's.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,11 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.api.crds import install_crds
 from fleet.api.group import ARGOCD
-from fleet.controllers.runtime import Controller, ControllerSettings
+from fleet.controllers.runtime import Controller
 from fleet.kube import Credentials, NotFound, build_api_client, request_json
-from fleet.render import RenderTools
 from tests.argocd.takeover import argocd_cluster_secret
-from tests.clusters.harness import FAST, Env, Member
-from tests.controllers.harness import RENDER_BIN
+from tests.clusters.harness import Env, Member
+from tests.controllers.harness import controller_settings, running_controller
 from tests.git.support import GitDaemon, Upstream
 from tests.kubectl import kubectl, require_kubectl
 
@@ -117,27 +116,9 @@ class Guide:
             }
             pytest.fail(f"{what} never happened; Applications: {summary}")
 
-    @asynccontextmanager
-    async def fleet(self) -> AsyncIterator[Controller]:
-        settings = ControllerSettings(
-            cache_dir=self.workdir / "controller-cache",
-            namespace=HUB_NAMESPACE,
-            flavour=ARGOCD,
-            listen_port=0,
-            resync_period=30.0,
-            git_poll_interval=0.5,
-            manager=FAST,
-            render_tools=RenderTools.discover(RENDER_BIN),
-            wave_timeout=60.0,
-        )
-        controller = Controller(self.hub, settings)
-        async with anyio.create_task_group() as tg:
-            with anyio.fail_after(30):
-                await tg.start(controller.run)
-            try:
-                yield controller
-            finally:
-                tg.cancel_scope.cancel()
+    def fleet(self) -> AbstractAsyncContextManager[Controller]:
+        settings = controller_settings(self.workdir, HUB_NAMESPACE, flavour=ARGOCD)
+        return running_controller(self.hub, settings)
 
 
 @asynccontextmanager

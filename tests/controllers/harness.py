@@ -13,7 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,38 @@ def synced_and_healthy(app: Mapping[str, Any], revision: str | None = None) -> b
         and (status.get("health") or {}).get("status") == "Healthy"
         and (revision is None or sync.get("revision") == revision)
     )
+
+
+def controller_settings(workdir: Path, namespace: str, **overrides: Any) -> ControllerSettings:
+    """Controller settings for a test: quick polls and probes, an ephemeral port, the cache
+    under `workdir`; `overrides` as ControllerSettings fields."""
+    values: dict[str, Any] = {
+        "cache_dir": workdir / "controller-cache",
+        "namespace": namespace,
+        "listen_port": 0,
+        "resync_period": 30.0,
+        "git_poll_interval": 0.5,
+        "manager": FAST,
+        "render_tools": RenderTools.discover(RENDER_BIN),
+        "wave_timeout": 60.0,
+    }
+    values.update(overrides)
+    return ControllerSettings(**values)
+
+
+@asynccontextmanager
+async def running_controller(
+    hub: ApiClient, settings: ControllerSettings
+) -> AsyncIterator[Controller]:
+    """The controller running in this event loop (started within 30 s) until the block ends."""
+    controller = Controller(hub, settings)
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(30):
+            await tg.start(controller.run)
+        try:
+            yield controller
+        finally:
+            tg.cancel_scope.cancel()
 
 
 @dataclass
@@ -319,29 +351,10 @@ class Scenario:
     # -- the controller ----------------------------------------------------------------------------
 
     def settings(self, **overrides: Any) -> ControllerSettings:
-        values: dict[str, Any] = {
-            "cache_dir": self.workdir / "controller-cache",
-            "namespace": self.namespace,
-            "listen_port": 0,
-            "resync_period": 30.0,
-            "git_poll_interval": 0.5,
-            "manager": FAST,
-            "render_tools": RenderTools.discover(RENDER_BIN),
-            "wave_timeout": 60.0,
-        }
-        values.update(overrides)
-        return ControllerSettings(**values)
+        return controller_settings(self.workdir, self.namespace, **overrides)
 
-    @asynccontextmanager
-    async def controller(self, **overrides: Any) -> AsyncIterator[Controller]:
-        controller = Controller(self.hub, self.settings(**overrides))
-        async with anyio.create_task_group() as tg:
-            with anyio.fail_after(30):
-                await tg.start(controller.run)
-            try:
-                yield controller
-            finally:
-                tg.cancel_scope.cancel()
+    def controller(self, **overrides: Any) -> AbstractAsyncContextManager[Controller]:
+        return running_controller(self.hub, self.settings(**overrides))
 
     def kubeconfig_of_hub(self) -> Path:
         return self.env.hub.kubeconfig

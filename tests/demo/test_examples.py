@@ -14,11 +14,12 @@ import yaml
 
 from fleet.api.resources import APPLICATION, APPLICATION_SET
 from fleet.appset_render import render_applications
-from fleet.controllers.runtime import Controller, ControllerSettings
+from fleet.controllers.runtime import ControllerSettings
 from fleet.demo import repo_content
 from fleet.demo.run import render_tools
 from fleet.demo.scenario import Scenario, scenario
 from fleet.kube import request_json
+from tests.controllers.harness import running_controller
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_REPO = "http://127.0.0.1:8478/config.git"
@@ -85,11 +86,8 @@ async def demo_world(workdir: Path) -> AsyncIterator[Scenario]:
             git_poll_interval=1.0,
             render_tools=render_tools(),
         )
-        controller = Controller(world.hub, settings)
-        async with anyio.create_task_group() as tg:
-            await tg.start(controller.run)
+        async with running_controller(world.hub, settings):
             yield world
-            tg.cancel_scope.cancel()
 
 
 @pytest.mark.anyio
