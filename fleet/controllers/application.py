@@ -62,7 +62,14 @@ from fleet.sync.engine import Comparison, SyncEngine
 from fleet.sync.hooks import has_hooks
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.spec import AppSpec
-from fleet.sync.status import AppStatus, Operation, compared_to, now, requested_operation
+from fleet.sync.status import (
+    AppStatus,
+    Operation,
+    compared_to,
+    echoed_source,
+    now,
+    requested_operation,
+)
 from fleet.sync.tracking import argocd_instance_name
 from fleet.sync.watchhub import WatchHub
 
@@ -658,6 +665,7 @@ class ApplicationController:
             prune_enabled=None if prune_flag is None else bool(prune_flag),
             comparison=comparison,
             requested=requested_operation(operation, app_spec),
+            source=echoed_source(app_spec),
         )
         rt.failed_revision = desired.revision if op.phase != "Succeeded" else ""
         spec = (self.apps.get(engine.spec.app.name) or {}).get("spec") or {}

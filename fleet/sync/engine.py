@@ -370,16 +370,18 @@ class SyncEngine:
         comparison: Comparison | None = None,
         remove_hooks: bool = False,
         requested: dict[str, Any] | None = None,
+        source: dict[str, Any] | None = None,
     ) -> Operation:
         """One sync operation, retried per `syncPolicy.retry`; returns the operation state.
-        `requested`: what was asked, echoed in `operationState.operation`.
+        `requested`: what was asked, echoed in `operationState.operation`; `source`: the
+        source synced, kept in the history entry.
 
         `comparison`: a `compare(manifests)` the caller just made, used by the first attempt
         instead of comparing again (retries always compare afresh). `remove_hooks`: also delete
         the hooks earlier syncs left (the Application is being deleted); a sync never prunes
         them otherwise."""
         log = self.log.bind(revision=revision)
-        op = Operation(revision=revision, requested=requested or {})
+        op = Operation(revision=revision, requested=requested or {}, source=source)
         self.status.operation = op
         self._stop_retrying, self._syncing = anyio.Event(), True
         try:

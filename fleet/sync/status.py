@@ -64,6 +64,9 @@ class Operation:
     """What was asked, as Argo CD echoes it in `operationState.operation`: `sync` (revision,
     prune, dryRun, syncOptions) and `initiatedBy` (a username, or `automated: true`), bounded
     by `requested_operation`."""
+    source: dict[str, Any] | None = None
+    """The Application's source as synced, for its `history` entry (Argo CD keeps it there for
+    rollback and the UI); None when unknown or too large (`echoed_source`)."""
 
     def to_dict(self) -> dict[str, Any]:
         requested = dict(self.requested)
@@ -105,10 +108,15 @@ class AppStatus:
         # by hand, so an entry that is not a mapping or has no integer id is skipped, not fatal.
         ids = [e["id"] for e in self.history if isinstance(e, dict) and type(e.get("id")) is int]
         next_id = max(ids) + 1 if ids else 0
-        self.history.append({
+        entry: dict[str, Any] = {
             "id": next_id, "revision": op.revision, "deployStartedAt": op.started_at,
             "deployedAt": op.finished_at or now(), "result": op.phase,
-        })  # fmt: skip
+        }  # fmt: skip
+        if op.source is not None:
+            entry["source"] = op.source
+        if isinstance(op.requested.get("initiatedBy"), dict):
+            entry["initiatedBy"] = op.requested["initiatedBy"]
+        self.history.append(entry)
         del self.history[:-HISTORY_LIMIT]
 
     def set_condition(self, kind: str, message: str) -> None:
@@ -159,13 +167,27 @@ source with a megabyte of inline Helm values would double the object past etcd's
 make every status write fail."""
 
 
+HISTORY_SOURCE_LIMIT = 8 * 1024
+"""Bytes of JSON above which a history entry leaves its source out (ten entries are kept)."""
+
+
 def compared_to(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     """Argo CD's `status.sync.comparedTo` for an Application `spec`: its source and
     destination as compared; None when too large to echo (see COMPARED_TO_LIMIT)."""
     doc = {"source": spec.get("source") or {}, "destination": spec.get("destination") or {}}
-    if len(json.dumps(doc, default=str)) > COMPARED_TO_LIMIT:
+    return doc if _fits(doc, COMPARED_TO_LIMIT) else None
+
+
+def echoed_source(spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The spec's source for a history entry; None when absent or above HISTORY_SOURCE_LIMIT."""
+    source = spec.get("source")
+    if not isinstance(source, Mapping):
         return None
-    return doc
+    return dict(source) if _fits(source, HISTORY_SOURCE_LIMIT) else None
+
+
+def _fits(doc: Any, limit: int) -> bool:
+    return len(json.dumps(doc, default=str)) <= limit
 
 
 def requested_operation(

@@ -1,7 +1,8 @@
 """Status fields Argo CD's tools and notification templates read besides sync and health:
-`sync.comparedTo`, `sourceType`, and `operationState.operation` with its `initiatedBy` (for
+`sync.comparedTo`, `sourceType`, `operationState.operation` with its `initiatedBy` (for
 automated sync `automated: true`; for a requested sync what was asked, bounded, since the
-request is user input echoed into status)."""
+request is user input echoed into status), and each history entry's `source` and
+`initiatedBy`."""
 
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ async def test_an_automated_sync_records_what_it_compared_and_that_it_was_automa
         "initiatedBy": {"automated": True},
     }
     assert status["operationState"]["syncResult"]["revision"] == revision
+    last = status["history"][-1]
+    assert last["revision"] == revision
+    assert last["source"] == wanted["source"]
+    assert last["initiatedBy"] == {"automated": True}
 
 
 async def test_a_requested_sync_is_echoed_with_its_user_and_only_its_known_bounded_fields(
@@ -96,3 +101,4 @@ async def test_a_requested_sync_is_echoed_with_its_user_and_only_its_known_bound
     assert echoed["sync"]["prune"] is True
     assert echoed["sync"]["syncOptions"] == [f"Option{i}=true" for i in range(32)]
     assert set(echoed) == {"sync", "initiatedBy"} and "unknown" not in echoed["sync"]
+    assert apps["api"]["status"]["history"][-1]["initiatedBy"] == {"username": "alice"}
