@@ -49,6 +49,7 @@ from fleet.server.dashboard import Dashboard, for_controller, run_for_controller
 from fleet.server.health import DEFAULT_STALL, make_health_app
 from fleet.server.limits import HttpLimits
 from fleet.server.metrics import Metrics
+from generators.base import IN_CLUSTER_NAME
 from generators.base import Cluster as GeneratorCluster
 from generators.limits import DEFAULT_LIMITS, ExpansionLimits
 
@@ -166,6 +167,9 @@ class Controller:
                 shard.renew_interval,
             )
             self.metrics.registry.register(ShardCollector(self.coordinator))
+        in_cluster = _own_credentials(hub) if settings.in_cluster_enabled else None
+        if in_cluster is not None and isinstance(hub, FleetApiClient):
+            hub.heard_as = IN_CLUSTER_NAME  # the hub's watches stand in for in-cluster probes
         # The registry follows the shards: clients, probes and status only for this replica's.
         self.registry = HubRegistry(
             hub,
@@ -173,7 +177,7 @@ class Controller:
             cluster_kind=settings.flavour.cluster,
             exec_policy=settings.exec_policy,
             owns=self.coordinator.owns_cluster if self.coordinator else None,
-            in_cluster=_own_credentials(hub) if settings.in_cluster_enabled else None,
+            in_cluster=in_cluster,
         )
         # -- end sharding --
 

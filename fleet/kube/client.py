@@ -203,6 +203,10 @@ class FleetApiClient(client.ApiClient):
         self.rest_client = rest_client
         self.label = label
         """The cluster name its requests and watches are reported under (fleet.kube.observe)."""
+        self.heard_as = ""
+        """Another cluster whose liveness this client's watch lines also prove: the controller's
+        hub client proves `in-cluster`'s (same server, same credentials), so the hub as a
+        destination is not probed while the hub's own watches deliver."""
         self.default_headers = {"User-Agent": USER_AGENT}
         vars(self).update(cookie=None)
         self.client_side_validation = False

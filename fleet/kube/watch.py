@@ -97,7 +97,7 @@ async def _stream(
 ) -> str:
     """Watch until the server ends the stream; returns the last resourceVersion seen."""
     resource_version = query["resourceVersion"]
-    label = str(getattr(api, "label", "") or "")
+    heard = [n for n in (getattr(api, "label", ""), getattr(api, "heard_as", "")) if n]
     session: aiohttp.ClientSession = api.rest_client.pool_manager
     headers = await _auth_headers(api)
 
@@ -119,8 +119,8 @@ async def _stream(
                 return resource_version
             if not line.strip():
                 continue
-            if label:
-                observe.heard(label)
+            for name in heard:
+                observe.heard(name)
             try:
                 event = json.loads(line)
             except RecursionError:

@@ -10,7 +10,8 @@ from dataclasses import replace
 import anyio
 import pytest
 
-from fleet.kube import observe
+from fleet.kube import observe, request_json
+from generators.base import IN_CLUSTER_NAME
 from tests.clusters.harness import FAST
 from tests.controllers.harness import Scenario, synced_and_healthy
 
@@ -44,3 +45,41 @@ async def test_a_converged_fleet_sends_its_members_no_request_but_watches_across
         finally:
             observe.remove_resource_observer(record)
     assert {k: v for k, v in seen.items() if not k.startswith("WATCH ")} == {}
+
+
+async def test_the_hub_as_in_cluster_destination_is_not_probed_while_its_own_watches_deliver(
+    sim_scenario: Scenario,
+) -> None:
+    """Argo CD's in-cluster is the hub through the controller's own credentials: the hub
+    watches the controller keeps open prove it is up, so probing it too (every probe period,
+    for a destination nothing may even deploy to) was the steady-state benchmark's only read."""
+    scenario = sim_scenario
+    seen: Counter[str] = Counter()
+
+    def record(cluster: str, verb: str, resource: str) -> None:
+        if cluster == IN_CLUSTER_NAME:
+            seen[f"{verb} {resource}"] += 1
+
+    settings = {"manager": replace(FAST, passive_health=1.0)}
+    async with scenario.controller(**settings) as controller:
+        registry = controller.registry
+        with anyio.fail_after(30):
+            while (
+                registry.manager is None
+                or (health := registry.manager.healths().get(IN_CLUSTER_NAME)) is None
+                or health.ready is not True
+            ):
+                await anyio.sleep(0.05)
+        await request_json(  # an event on a hub watch (the registry's Secrets), then quiet
+            scenario.hub,
+            "POST",
+            f"/api/v1/namespaces/{scenario.namespace}/secrets",
+            body={"metadata": {"name": "unrelated"}, "stringData": {"k": "v"}},
+        )
+        await anyio.sleep(1.0)
+        observe.add_resource_observer(record)
+        try:
+            await anyio.sleep(3.0)  # 15 probe periods
+        finally:
+            observe.remove_resource_observer(record)
+    assert dict(seen) == {}
