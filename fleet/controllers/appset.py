@@ -121,6 +121,10 @@ class AppSetSettings:
     request_timeout: float = 10.0
     expansion: ExpansionLimits = DEFAULT_LIMITS
     """Time, memory and size limits of one ApplicationSet's expansion (`--appset-*` flags)."""
+    max_resources_status: int = 5000
+    """Applications listed in `status.resources` at most, as Argo CD's ApplicationSet
+    controller caps it (`status.resourcesCount` has the total): at 10,000 Applications the
+    full list is about 1.7 MB, past etcd's 1.5 MiB object limit, and every write would fail."""
 
     @property
     def window(self) -> float:
@@ -877,7 +881,8 @@ class ApplicationSetController:
         current = obj.get("status") or {}
         wanted = {
             "conditions": conditions_body(conditions, current.get("conditions") or []),
-            "resources": resources,
+            "resources": resources[: self.settings.max_resources_status],
+            "resourcesCount": len(resources),
         }
         if same_status(current, wanted):
             return

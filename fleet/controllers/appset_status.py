@@ -103,4 +103,8 @@ def _strip(status: Mapping[str, Any]) -> dict[str, Any]:
         for c in status.get("conditions") or []
         if isinstance(c, Mapping)
     ]
-    return {"conditions": conditions, "resources": list(status.get("resources") or [])}
+    return {
+        "conditions": conditions,
+        "resources": list(status.get("resources") or []),
+        "resourcesCount": status.get("resourcesCount"),
+    }

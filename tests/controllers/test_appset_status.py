@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleet.api.resources import APPLICATION
+from fleet.controllers.appset import AppSetSettings
 from fleet.kube import request_json
 from tests.controllers.appset_support import (
     app_names_become,
@@ -145,3 +146,26 @@ async def test_jq_path_expressions_are_reported_as_not_supported(tmp_path: Path)
             return "jqPathExpressions are not supported" in error["message"]
 
         await eventually(reported, what="jqPathExpressions not supported")
+
+
+async def test_status_lists_at_most_the_cap_of_applications_and_counts_them_all(
+    tmp_path: Path,
+) -> None:
+    """Argo CD's cap on `status.resources`, with `resourcesCount` for the total: at 10,000
+    Applications the whole list would not fit in an object."""
+    settings = AppSetSettings(in_cluster_enabled=False, max_resources_status=3)
+    names = [f"c{i}" for i in range(5)]
+    async with (
+        sim_hub(tmp_path) as (hub, ns),
+        running(hub, ns, tmp_path / "cache", settings=settings) as run,
+    ):
+        await create_appset(hub, list_appset("gb", [{"name": n} for n in names], namespace=ns))
+        await app_names_become(run, "gb", {f"{n}-guestbook" for n in names})
+
+        async def counted() -> bool:
+            status = (await get_appset(hub, ns, "gb")).get("status") or {}
+            return status.get("resourcesCount") == 5
+
+        await eventually(counted, what="resourcesCount 5")
+        status = (await get_appset(hub, ns, "gb"))["status"]
+        assert len(status["resources"]) == 3
