@@ -668,8 +668,9 @@ class ApplicationController:
             source=echoed_source(app_spec),
         )
         rt.failed_revision = desired.revision if op.phase != "Succeeded" else ""
-        spec = (self.apps.get(engine.spec.app.name) or {}).get("spec") or {}
-        rt.synced_target = json.dumps([spec.get("source"), spec.get("destination")], sort_keys=True)
+        rt.synced_target = json.dumps(
+            [app_spec.get("source"), app_spec.get("destination")], sort_keys=True
+        )
         if self.metrics is not None:
             self.metrics.syncs.labels(op.phase).inc()
         return op

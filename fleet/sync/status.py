@@ -69,10 +69,9 @@ class Operation:
     rollback and the UI); None when unknown or too large (`echoed_source`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        requested = dict(self.requested)
-        requested["sync"] = {"revision": self.revision, **(requested.get("sync") or {})}
-        if not requested["sync"]["revision"]:
-            requested["sync"]["revision"] = self.revision
+        sync = dict(self.requested.get("sync") or {})
+        sync["revision"] = sync.get("revision") or self.revision  # as asked, else as resolved
+        requested = {**self.requested, "sync": sync}
         out: dict[str, Any] = {
             "operation": requested,
             "phase": self.phase,
@@ -197,18 +196,14 @@ def requested_operation(
     the CLI, the dashboard or Argo CD's tools write it), its known fields only, bounded (the
     request is user input and is echoed into status); for automated sync, what Argo CD's
     controller records: the policy's prune and sync options, initiated by `automated`."""
-    policy = spec.get("syncPolicy") if isinstance(spec.get("syncPolicy"), Mapping) else {}
-    assert isinstance(policy, Mapping)
+    policy = _mapping(spec.get("syncPolicy"))
     if operation is None:
-        automated = policy.get("automated") if isinstance(policy.get("automated"), Mapping) else {}
-        assert isinstance(automated, Mapping)
-        sync: dict[str, Any] = {"prune": automated.get("prune") is True}
+        sync: dict[str, Any] = {"prune": _mapping(policy.get("automated")).get("prune") is True}
         options = _strings(policy.get("syncOptions"))
         if options:
             sync["syncOptions"] = options
         return {"sync": sync, "initiatedBy": {"automated": True}}
-    asked = operation.get("sync") if isinstance(operation.get("sync"), Mapping) else {}
-    assert isinstance(asked, Mapping)
+    asked = _mapping(operation.get("sync"))
     sync = {}
     if isinstance(asked.get("revision"), str):
         sync["revision"] = asked["revision"][:256]
@@ -228,6 +223,10 @@ def requested_operation(
             initiated["automated"] = by["automated"]
         out["initiatedBy"] = initiated
     return out
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _strings(value: Any, limit: int = 32) -> list[str]:
