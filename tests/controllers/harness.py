@@ -260,6 +260,16 @@ class Scenario:
         }
         await request_json(self.hub, "POST", PROJECT.collection(self.namespace), body=doc)
 
+    def api_spec(self, sync_policy: Obj) -> Obj:
+        """An Application spec for `apps/api` (one ConfigMap, `api-config`) of the config repo
+        on the first member."""
+        return {
+            "project": "default",
+            "source": {"repoURL": self.repo_url, "targetRevision": "main", "path": "apps/api"},
+            "destination": {"name": self.member(0).name, "namespace": self.app_namespace},
+            "syncPolicy": sync_policy,
+        }
+
     async def create_application(self, name: str, spec: Obj) -> None:
         doc = {
             "apiVersion": API_VERSION,

@@ -20,15 +20,6 @@ pytestmark = pytest.mark.anyio
 HOUR = 3600.0
 
 
-def spec(scenario: Scenario, sync_policy: Obj) -> Obj:
-    return {
-        "project": "default",
-        "source": {"repoURL": scenario.repo_url, "targetRevision": "main", "path": "apps/api"},
-        "destination": {"name": scenario.member(0).name, "namespace": scenario.app_namespace},
-        "syncPolicy": sync_policy,
-    }
-
-
 def sync_status(apps: dict[str, Obj], name: str) -> str:
     return str(((apps.get(name) or {}).get("status") or {}).get("sync", {}).get("status"))
 
@@ -49,8 +40,7 @@ async def converge(scenario: Scenario, name: str) -> None:
     await scenario.register(scenario.member(0))
     await scenario.create_application(
         name,
-        spec(
-            scenario,
+        scenario.api_spec(
             {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
         ),
     )

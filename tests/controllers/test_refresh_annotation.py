@@ -22,15 +22,6 @@ pytestmark = pytest.mark.anyio
 HOUR = 3600.0
 
 
-def spec(scenario: Scenario) -> Obj:
-    return {
-        "project": "default",
-        "source": {"repoURL": scenario.repo_url, "targetRevision": "main", "path": "apps/api"},
-        "destination": {"name": scenario.member(0).name, "namespace": scenario.app_namespace},
-        "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
-    }
-
-
 async def annotate(scenario: Scenario, name: str, value: str) -> None:
     await request_json(
         scenario.hub,
@@ -39,6 +30,17 @@ async def annotate(scenario: Scenario, name: str, value: str) -> None:
         body={"metadata": {"annotations": {REFRESH_ANNOTATION: value}}},
         content_type="application/merge-patch+json",
     )
+
+
+async def converged_api(scenario: Scenario) -> str:
+    """Create the `api` Application (automated sync) and wait for it: its revision."""
+    policy = {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}
+    await scenario.create_application("api", scenario.api_spec(policy))
+    apps = await scenario.wait_apps(
+        lambda apps: "api" in apps and synced_and_healthy(apps["api"]),
+        what="api Synced and Healthy",
+    )
+    return str(apps["api"]["status"]["sync"]["revision"])
 
 
 def annotations(app: Obj) -> Obj:
@@ -52,12 +54,7 @@ async def test_a_refresh_annotation_fetches_the_new_commit_now_and_is_then_remov
     scenario = sim_scenario
     await scenario.register(scenario.member(0))
     async with scenario.controller(git_poll_interval=HOUR, resync_period=HOUR):
-        await scenario.create_application("api", spec(scenario))
-        first = await scenario.wait_apps(
-            lambda apps: "api" in apps and synced_and_healthy(apps["api"]),
-            what="api Synced and Healthy",
-        )
-        old = first["api"]["status"]["sync"]["revision"]
+        old = await converged_api(scenario)
         new = scenario.upstream.commit(
             {"apps/api/configmap.yaml": configmap("api-config", {"mode": "slow"})}, "slow"
         )
@@ -83,12 +80,7 @@ async def test_a_refresh_that_cannot_fetch_says_why_changes_nothing_and_is_retri
     scenario = sim_scenario
     await scenario.register(scenario.member(0))
     async with scenario.controller(git_poll_interval=HOUR, resync_period=HOUR):
-        await scenario.create_application("api", spec(scenario))
-        first = await scenario.wait_apps(
-            lambda apps: "api" in apps and synced_and_healthy(apps["api"]),
-            what="api Synced and Healthy",
-        )
-        revision = first["api"]["status"]["sync"]["revision"]
+        revision = await converged_api(scenario)
         scenario.git.stop()
         try:
             await annotate(scenario, "api", "hard")

@@ -19,21 +19,13 @@ Obj = dict[str, Any]
 pytestmark = pytest.mark.anyio
 
 
-def spec(scenario: Scenario, sync_policy: Obj) -> Obj:
-    return {
-        "project": "default",
-        "source": {"repoURL": scenario.repo_url, "targetRevision": "main", "path": "apps/api"},
-        "destination": {"name": scenario.member(0).name, "namespace": scenario.app_namespace},
-        "syncPolicy": sync_policy,
-    }
-
-
 async def test_an_automated_sync_records_what_it_compared_and_that_it_was_automated(
     sim_scenario: Scenario,
 ) -> None:
     scenario = sim_scenario
     await scenario.register(scenario.member(0))
-    wanted = spec(scenario, {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]})
+    policy = {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}
+    wanted = scenario.api_spec(policy)
     async with scenario.controller():
         await scenario.create_application("api", wanted)
         apps = await scenario.wait_apps(
@@ -65,7 +57,7 @@ async def test_a_requested_sync_is_echoed_with_its_user_and_only_its_known_bound
     await scenario.register(scenario.member(0))
     async with scenario.controller():
         await scenario.create_application(
-            "api", spec(scenario, {"syncOptions": ["CreateNamespace=true"]})
+            "api", scenario.api_spec({"syncOptions": ["CreateNamespace=true"]})
         )
         await scenario.wait_apps(
             lambda apps: (

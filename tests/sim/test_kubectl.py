@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from fleet.sim import SimCluster
+from tests import kubectl as pinned
+from tests.kubectl import KUBECTL, require_kubectl
 from tests.sim.conftest import CM_PATH, Raw, configmap
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (not on PATH)"),
-]
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def need_kubectl() -> None:
+    require_kubectl()
+
 
 MANIFEST = """\
 apiVersion: apps/v1
@@ -39,19 +42,7 @@ spec:
 
 
 async def kubectl(cluster: SimCluster, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    assert KUBECTL is not None
-    process = await asyncio.create_subprocess_exec(
-        KUBECTL,
-        "--kubeconfig",
-        str(cluster.kubeconfig),
-        "--request-timeout=10s",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 30)
-    return process.returncode or 0, out.decode()
+    return await pinned.kubectl(cluster.kubeconfig, *args, stdin=stdin)
 
 
 async def test_kubectl_get(cluster: SimCluster, raw: Raw) -> None:
@@ -95,9 +86,8 @@ async def test_kubectl_delete(cluster: SimCluster, raw: Raw) -> None:
 
 
 async def test_kubectl_get_watch(cluster: SimCluster, raw: Raw) -> None:
-    assert KUBECTL is not None
     process = await asyncio.create_subprocess_exec(
-        KUBECTL,
+        str(KUBECTL),
         "--kubeconfig",
         str(cluster.kubeconfig),
         "get",
@@ -124,20 +114,9 @@ async def test_kubectl_readonly_kubeconfig_is_forbidden_to_write(
 ) -> None:
     path = tmp_path / "ro.kubeconfig"
     path.write_text(cluster.kubeconfig_text(readonly=True))
-    assert KUBECTL is not None
-    process = await asyncio.create_subprocess_exec(
-        KUBECTL,
-        "--kubeconfig",
-        str(path),
-        "delete",
-        "namespace",
-        "default",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode != 0
-    assert "Forbidden" in out.decode() or "forbidden" in out.decode()
+    code, out = await pinned.kubectl(path, "delete", "namespace", "default")
+    assert code != 0
+    assert "Forbidden" in out or "forbidden" in out
 
 
 async def test_kubectl_create_sends_protobuf_and_it_is_decoded(
