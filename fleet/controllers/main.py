@@ -28,6 +28,7 @@ from fleet.api.group import flavour
 from fleet.clusters.credentials import CredentialsError, ExecPolicy
 from fleet.clusters.hub import hub_client
 from fleet.clusters.manager import ManagerSettings
+from fleet.controllers import gcpolicy
 from fleet.controllers.runtime import Controller, ControllerSettings
 from fleet.controllers.sharding import ShardSettings
 from fleet.git.webhooks import WebhookSecrets
@@ -177,6 +178,7 @@ def run_controller(args: argparse.Namespace) -> int:
         if getattr(args, "supervisor_fd", None) is not None and settings.sharding is not None:
             # N workers log into one stream: each line says which one wrote it.
             structlog.contextvars.bind_contextvars(replica=settings.sharding.identity)
+        gcpolicy.tune()
         anyio.run(_main, args, settings)
     except (CredentialsError, ValueError) as error:
         print(f"fleet: {error}", file=sys.stderr)
