@@ -15,6 +15,7 @@ import hashlib
 import os
 import ssl
 import tempfile
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,11 +35,11 @@ from fleet.kube.observe import trace_config
 USER_AGENT = f"fleet/{__version__}"
 DEFAULT_POOL_LIMIT = 16
 DEFAULT_KEEPALIVE = 15.0
-INITIAL_CONCURRENCY = 4
+INITIAL_CONCURRENCY = 2
 """Requests in flight to one cluster before its adaptive limit has seen any answer. Every extra
-slot is one more TLS connection opened in a burst (a handshake of about 1.7 ms of CPU and about
+slot is one more TLS connection opened in a burst (a handshake of about 1.5 ms of CPU and about
 90 KiB held while open); at 1,000 clusters a start of 8 cost 13,500 handshakes. The limit grows
-by itself where a cluster answers quickly."""
+by itself where requests wait and the cluster answers quickly (fleet.kube.adaptive)."""
 
 TokenSource = Callable[[], Awaitable[str]]
 """Returns a current bearer token (an exec provider's cached one); called before each request."""
@@ -140,6 +141,18 @@ def _shrink_tls_read_buffers() -> None:
     protocol.max_size = min(protocol.max_size, TLS_READ_BUFFER)
 
 
+def _less(bound: aiohttp.ClientTimeout, spent: float) -> aiohttp.ClientTimeout:
+    """`bound` with `spent` seconds already used of its total."""
+    total = max(0.001, (bound.total or 0.0) - spent)
+    connect = bound.sock_connect
+    return aiohttp.ClientTimeout(
+        total=total,
+        sock_connect=None if connect is None else min(connect, total),
+        sock_read=bound.sock_read,
+        connect=bound.connect,
+    )
+
+
 class _LimitedREST(rest.RESTClientObject):
     """Every request but a watch passes through the cluster's AdaptiveLimit (watches use the
     session directly: fleet.kube.watch)."""
@@ -147,16 +160,26 @@ class _LimitedREST(rest.RESTClientObject):
     limit: AdaptiveLimit
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
-        await self.limit.acquire()
+        bound = kwargs.get("_request_timeout")
+        if isinstance(bound, aiohttp.ClientTimeout) and bound.total:
+            # The wait for a slot counts against the request's total bound, as it did when
+            # one cancel scope covered both.
+            waited = await self.limit.acquire(timeout=bound.total)
+            if waited:
+                kwargs["_request_timeout"] = _less(bound, waited)
+        else:
+            await self.limit.acquire()
+        started = time.monotonic()
         try:
             response = await super().request(*args, **kwargs)
         except ApiException as error:
-            self.limit.release(status=error.status)
+            self.limit.release(status=error.status, latency=time.monotonic() - started)
             raise
         except BaseException as error:
             self.limit.release(error=error)
             raise
-        self.limit.release(status=getattr(response, "status", None))
+        status = getattr(response, "status", None)
+        self.limit.release(status=status, latency=time.monotonic() - started)
         return response
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.kube import NotFound, request_json
+from fleet.kube import Conflict, NotFound, request_json
 from fleet.sync.discovery import Resource
 
 FIELD_MANAGER = "fleet"
@@ -44,6 +44,24 @@ async def get(api: ApiClient, res: Resource, obj: Obj, *, timeout: float = 10.0)
     except NotFound:
         return None
     return live
+
+
+async def create_if_absent(api: ApiClient, res: Resource, obj: Obj, opts: ApplyOptions) -> bool:
+    """POST `obj`; False when it exists already (one request either way, where a GET and then
+    a create would take two to create)."""
+    _, ns = _names(obj)
+    try:
+        await request_json(
+            api,
+            "POST",
+            res.collection(ns),
+            body=obj,
+            query={"fieldManager": FIELD_MANAGER},
+            timeout=opts.timeout,
+        )
+    except Conflict:  # AlreadyExists (a Namespace being deleted is one too)
+        return False
+    return True
 
 
 async def server_side_apply(

@@ -23,7 +23,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from fleet.kube import KubeError, NotFound
 from fleet.sync import apply as applier
-from fleet.sync import appraise, discovery, hookrun, hooks, ordering, prune, syncoptions
+from fleet.sync import appraise, discovery, hookrun, hooks, ordering, pool, prune, syncoptions
 from fleet.sync.diff import changed_paths, differs
 from fleet.sync.discovery import Resource, UnknownKind
 from fleet.sync.inventory import Key, ResourceState, describe, key_of
@@ -138,7 +138,8 @@ class SyncEngine:
         self.stop_reason = ""
         """Set by the controller: writes the Application's status while a sync waits on hooks,
         so `operationState` shows them Running (as Argo CD does) during a long migration."""
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        self.concurrency = max(1, concurrency)
+        """Objects compared or applied at once (fleet.sync.pool)."""
         self.log = structlog.get_logger("fleet.sync").bind(
             app=f"{spec.app.namespace}/{spec.app.name}", cluster=cluster
         )
@@ -282,16 +283,14 @@ class SyncEngine:
         )
         plans: dict[Key, Planned] = {}
 
-        async def one(index: int, obj: Obj) -> None:
+        async def one(item: tuple[int, Obj]) -> None:
+            index, obj = item
             found = resolved.get(index)
             live = owned[key_of(found[1])][1] if found and key_of(found[1]) in owned else None
-            async with self._limiter:
-                plan = await self.plan(obj, live=live, resolved=found, listed=True)
+            plan = await self.plan(obj, live=live, resolved=found, listed=True)
             plans[plan.key] = plan
 
-        async with anyio.create_task_group() as tg:
-            for index, obj in enumerate(manifests):
-                tg.start_soon(one, index, obj)
+        await pool.each(enumerate(manifests), one, self.concurrency)
         comparison = Comparison(plans)
         for key, found in owned.items():
             if key in plans or self._is_skipped(key, skipped):
@@ -458,9 +457,8 @@ class SyncEngine:
             plan.live is not None and plan.key[2] == name for plan in comparison.plans.values()
         ):
             return
-        elif await applier.get(self.api, res, obj, timeout=self.timeout) is None:
+        elif await applier.create_if_absent(self.api, res, obj, self._apply_options(frozenset())):
             # Not tracked on purpose: a namespace fleet creates for the app is never pruned.
-            await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
             self.writes += 1
 
     async def write(self, plan: Planned) -> Obj:
@@ -604,30 +602,25 @@ class SyncEngine:
             groups.setdefault(ordering.sort_key(plan.obj)[:4], []).append(plan)
 
         async def one(plan: Planned) -> None:
-            async with self._limiter:
-                if plan.resource is None:  # a custom resource whose CRD was just applied
-                    fresh = await self.plan(plan.obj, wait=10.0)
-                    plan.resource, plan.obj, plan.live = fresh.resource, fresh.obj, fresh.live
-                    plan.out_of_sync = fresh.out_of_sync
-                if not plan.out_of_sync:
-                    return
-                wave = ordering.wave_of(plan.obj)
-                try:
-                    applied[plan.key] = await self.write(plan)
-                except KubeError as error:
-                    failures.append(f"{describe(plan.key)}: {error.message}")
-                    op.results.append(self._result(plan, "SyncFailed", error.message, wave))
-                    return
-                verb = "created" if plan.live is None else "configured"
-                op.results.append(
-                    self._result(plan, "Synced", f"{plan.key[1].lower()} {verb}", wave)
-                )
-                self._mark(plan.key, "Synced", applied[plan.key])
+            if plan.resource is None:  # a custom resource whose CRD was just applied
+                fresh = await self.plan(plan.obj, wait=10.0)
+                plan.resource, plan.obj, plan.live = fresh.resource, fresh.obj, fresh.live
+                plan.out_of_sync = fresh.out_of_sync
+            if not plan.out_of_sync:
+                return
+            wave = ordering.wave_of(plan.obj)
+            try:
+                applied[plan.key] = await self.write(plan)
+            except KubeError as error:
+                failures.append(f"{describe(plan.key)}: {error.message}")
+                op.results.append(self._result(plan, "SyncFailed", error.message, wave))
+                return
+            verb = "created" if plan.live is None else "configured"
+            op.results.append(self._result(plan, "Synced", f"{plan.key[1].lower()} {verb}", wave))
+            self._mark(plan.key, "Synced", applied[plan.key])
 
         for key in sorted(groups):
-            async with anyio.create_task_group() as tg:
-                for plan in groups[key]:
-                    tg.start_soon(one, plan)
+            await pool.each(groups[key], one, self.concurrency)
         return applied
 
     def _result(self, plan: Planned, status: str, message: str, wave: int) -> ResourceResult:

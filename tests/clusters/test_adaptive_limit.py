@@ -61,16 +61,63 @@ async def test_a_burst_of_failures_halves_once_per_cooldown_not_to_the_minimum()
     assert limit.throttled == 16
 
 
-async def test_success_grows_the_limit_by_one_per_window_up_to_the_maximum() -> None:
-    limit = AdaptiveLimit(AdaptiveSettings(initial=4, maximum=6))
-    for _ in range(5):  # about one window of `limit` successes: +1
+async def answer_while_a_request_waits(limit: AdaptiveLimit, latency: float) -> None:
+    """Every slot taken and one more request waiting, then one answer comes back (the waiter
+    keeps the freed slot)."""
+    while limit.inflight < limit.limit:
         await limit.acquire()
-        limit.release(status=200)
-    assert limit.limit == 5
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(limit.acquire)
+        await anyio.wait_all_tasks_blocked()
+        limit.release(status=200, latency=latency)
+
+
+async def test_the_limit_grows_while_requests_wait_and_answers_come_fast() -> None:
+    limit = AdaptiveLimit(AdaptiveSettings(initial=2, maximum=6))
+    for _ in range(3):  # about one window of `limit` answers: +1
+        await answer_while_a_request_waits(limit, latency=0.001)
+    assert limit.limit == 3
+    for _ in range(100):
+        await answer_while_a_request_waits(limit, latency=0.001)
+    assert limit.limit == 6
+
+
+async def test_the_limit_does_not_grow_when_no_request_waits() -> None:
+    limit = AdaptiveLimit(AdaptiveSettings(initial=2))
     for _ in range(100):
         await limit.acquire()
+        limit.release(status=200, latency=0.001)
+    assert limit.limit == 2
+
+
+async def test_the_limit_does_not_grow_on_answers_slower_than_the_recent_fastest() -> None:
+    """A slow answer means a queue (in the server or in this busy process): more requests in
+    flight would only lengthen it, and each costs a TLS connection."""
+    limit = AdaptiveLimit(AdaptiveSettings(initial=2))
+    await limit.acquire()
+    limit.release(status=200, latency=0.001)  # the floor
+    for _ in range(100):
+        await answer_while_a_request_waits(limit, latency=0.5)
+    assert limit.limit == 2
+
+
+async def test_an_answer_without_its_latency_does_not_grow_the_limit() -> None:
+    limit = AdaptiveLimit(AdaptiveSettings(initial=2))
+    while limit.inflight < limit.limit:
+        await limit.acquire()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(limit.acquire)
+        await anyio.wait_all_tasks_blocked()
         limit.release(status=200)
-    assert limit.limit == 6
+    assert limit.limit == 2
+
+
+async def test_the_wait_for_a_slot_is_bounded_and_leaves_the_line_on_timeout() -> None:
+    limit = AdaptiveLimit(AdaptiveSettings(initial=1))
+    assert await limit.acquire(timeout=1.0) == 0.0  # a free slot: no wait
+    with pytest.raises(TimeoutError):
+        await limit.acquire(timeout=0.05)
+    assert (limit.waiting, limit.inflight) == (0, 1)
 
 
 async def test_a_cancelled_waiter_leaves_the_line_and_the_next_gets_the_slot() -> None:
@@ -112,9 +159,15 @@ async def test_a_cluster_answering_500s_gets_fewer_requests_and_then_more_again(
                 await request_json(api, "GET", "/api/v1/namespaces")
             assert api.limit.limit < start
             member.sim.faults.error_rate = 0.0
-            for _ in range(200):
-                await request_json(api, "GET", "/api/v1/namespaces/default")
-            assert api.limit.limit > start // 2
+
+            async def reads() -> None:
+                for _ in range(50):
+                    await request_json(api, "GET", "/api/v1/namespaces/default")
+
+            async with anyio.create_task_group() as tg:  # more at once than the limit allows
+                for _ in range(8):
+                    tg.start_soon(reads)
+            assert api.limit.limit > start
 
 
 async def test_a_slot_given_to_a_waiter_cancelled_meanwhile_comes_back() -> None:

@@ -4,6 +4,7 @@ every cache of Applications, Clusters or live objects held them), unless the cal
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import anyio
 import pytest
 
 from fleet.kube import Credentials, build_api_client, request_json
-from fleet.kube.watch import list_and_watch
+from fleet.kube.watch import WATCH_MAX_DEPTH, _readable, list_and_watch
 from fleet.sim import SimServer
 
 pytestmark = pytest.mark.anyio
@@ -78,3 +79,22 @@ async def test_listed_and_watched_objects_come_without_managed_fields(tmp_path: 
 async def test_a_caller_that_reads_managed_fields_gets_them(tmp_path: Path) -> None:
     seen = await seen_objects(tmp_path, managed_fields=True)
     assert all(o["metadata"]["managedFields"] for o in seen)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for _ in range(depth):
+        obj = {"a": obj}
+    return {"metadata": {"name": "deep"}, "spec": obj}
+
+
+def test_a_watched_object_nested_deeper_than_the_bound_is_skipped() -> None:
+    obj = nested(WATCH_MAX_DEPTH + 10)
+    assert not _readable(obj, PATH, json.dumps(obj).encode())
+
+
+def test_a_watched_object_within_the_bound_is_read_with_or_without_its_text() -> None:
+    many_brackets = {"metadata": {"name": "x"}, "data": {"k": "{[" * WATCH_MAX_DEPTH}}
+    for obj in (nested(WATCH_MAX_DEPTH - 10), many_brackets):
+        assert _readable(obj, PATH, json.dumps(obj).encode())
+        assert _readable(obj, PATH)

@@ -139,3 +139,34 @@ async def test_a_sync_of_objects_that_exist_does_not_read_their_namespace(
     op = await eng.sync([configmap("a"), configmap("b", {"key": "changed"})], "rev2")
     assert op.phase == "Succeeded", op.message
     assert item_gets(seen.seen, "namespaces") == []
+
+
+def namespace_requests(seen: list[tuple[str, str]]) -> list[str]:
+    """Methods of requests to the Namespace collection or one Namespace."""
+    out = []
+    for method, url in seen:
+        segments = [s for s in urlsplit(url).path.split("/") if s]
+        if segments[-1:] == ["namespaces"] or segments[-2:-1] == ["namespaces"]:
+            out.append(method)
+    return out
+
+
+async def test_a_first_sync_creates_its_namespace_with_one_request(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace)  # CreateNamespace=true
+    seen = count_requests(api)
+    op = await eng.sync([configmap("a")], "rev1")
+    assert op.phase == "Succeeded", op.message
+    assert namespace_requests(seen.seen) == ["POST"]
+
+
+async def test_a_first_sync_into_a_namespace_that_exists_costs_one_request_too(
+    api: client.ApiClient, namespace: str
+) -> None:
+    await make_namespace(api, namespace)
+    eng = engine(api, namespace)
+    seen = count_requests(api)
+    op = await eng.sync([configmap("a")], "rev1")  # the create is refused: AlreadyExists
+    assert op.phase == "Succeeded", op.message
+    assert namespace_requests(seen.seen) == ["POST"]
