@@ -7,7 +7,10 @@ so alone it proves the network path and authentication only. The result maps eve
 the condition reasons written into `Cluster.status` (Unauthorized, Forbidden, ConnectionRefused,
 Timeout, TLSError, ServerError).
 
-Latency is that of `GET /version` on a reused or fresh connection (the probe's second request
+The manager asks for the authorised read on every probe of a cluster that is not Ready, and
+every few minutes of one that is (ManagerSettings.access_check_interval).
+
+Latency is that of `GET /version` on a reused or fresh connection (the probe's last request
 closes it, see _CLOSE), so it includes the TLS handshake on most probes: an honest "time to
 reach the cluster", higher than a warm request.
 """
@@ -54,7 +57,9 @@ async def probe(
     started = time.perf_counter()
     try:
         with anyio.fail_after(timeout):
-            version = await get_version(api, timeout=timeout)
+            version = await get_version(
+                api, timeout=timeout, headers=None if check_access else _CLOSE
+            )
             latency_ms = round((time.perf_counter() - started) * 1000)
             if check_access:
                 await request_json(

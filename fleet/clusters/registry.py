@@ -280,7 +280,9 @@ class HubRegistry:
         self.manager: ClusterManager | None = None
         self.clusters: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, Any]] = {}
+        self._secrets_view: list[dict[str, Any]] | None = None
         self.registered: dict[str, RegisteredCluster] = {}
+        """Replaced (never changed in place) by each resync: readers may cache by identity."""
         self._exec: dict[str, ExecProvider] = {}
         self._refreshing: set[ExecProvider] = set()
         self._problems: dict[str, tuple[str, str, bool]] = {}
@@ -299,6 +301,14 @@ class HubRegistry:
 
     def attach(self, manager: ClusterManager) -> None:
         self.manager = manager
+
+    def secrets_now(self) -> list[dict[str, Any]]:
+        """The hub Secrets as a list, rebuilt only after a Secret changed: every reconcile
+        reads them for repository credentials, and at 1,000 clusters a fresh copy per read
+        made that quadratic."""
+        if self._secrets_view is None:
+            self._secrets_view = list(self.secrets.values())
+        return self._secrets_view
 
     @property
     def cluster_path(self) -> str:
@@ -320,6 +330,7 @@ class HubRegistry:
                     continue
                 cache[name] = _slim(item)
             self._listed.add(which)
+            self._secrets_view = None
             self._changed.set()
 
         return reset
@@ -335,6 +346,8 @@ class HubRegistry:
                 cache.pop(name, None)
             else:
                 cache[name] = _slim(obj)
+            if cache is self.secrets:
+                self._secrets_view = None
             if kind == "MODIFIED" and old is not None and _same_generation(old, obj):
                 return  # our own status write: nothing the resync would act on
             self._changed.set()

@@ -186,6 +186,9 @@ def apply_ignored(desired: App, live: Mapping[str, Any], pointers: Sequence[str]
 # -- update semantics ------------------------------------------------------------------------
 
 
+_REBUILT_METADATA = frozenset({"annotations", "labels", "finalizers", "ownerReferences"})
+
+
 def updated(
     desired: Mapping[str, Any],
     live: Mapping[str, Any],
@@ -197,11 +200,19 @@ def updated(
     labels, annotations and finalizers the generated ones plus preserved keys from the live
     object; ownerReferences gain the generated owner; `operation` and `status` untouched."""
     # status is carried by reference, never copied: it is most of an Application's size, the
-    # plan never changes it, and a PUT of the main resource ignores it anyway.
-    out: App = {k: v if k == "status" else copy.deepcopy(v) for k, v in live.items()}
+    # plan never changes it, and a PUT of the main resource ignores it anyway. spec and the
+    # metadata rebuilt below are not copied either: they are replaced (an ApplicationSet
+    # reconcile runs this for every Application it owns).
+    out: App = {
+        k: v if k == "status" else copy.deepcopy(v)
+        for k, v in live.items()
+        if k not in ("spec", "metadata")
+    }
     gen_meta = desired.get("metadata") or {}
     live_meta = live.get("metadata") or {}
-    meta = out.setdefault("metadata", {})
+    meta = out["metadata"] = {
+        k: copy.deepcopy(v) for k, v in live_meta.items() if k not in _REBUILT_METADATA
+    }
     annotations = dict(gen_meta.get("annotations") or {})
     live_annotations = live_meta.get("annotations") or {}
     for key in (*DEFAULT_PRESERVED_ANNOTATIONS, *preserved_annotations):
@@ -225,7 +236,7 @@ def updated(
             meta[key] = value
         else:
             meta.pop(key, None)
-    refs = list(live_meta.get("ownerReferences") or [])
+    refs = copy.deepcopy(list(live_meta.get("ownerReferences") or []))
     for ref in gen_meta.get("ownerReferences") or []:
         if not any(r.get("uid") == ref.get("uid") for r in refs):
             refs.append(copy.deepcopy(ref))

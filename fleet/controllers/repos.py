@@ -49,8 +49,23 @@ class RepositorySecrets:
 
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[str, RepositoryAccess | None]] = {}
+        self._last: tuple[object, list[RepositoryAccess]] = (None, [])
 
     def accesses(self, secrets: Iterable[Mapping[str, Any]]) -> list[RepositoryAccess]:
+        """The accesses the repository Secrets among `secrets` give.
+
+        The same list object as the last call returns the last answer (callers never change a
+        list they passed: the registry's view is replaced when a Secret changes). The hub's
+        Secrets are mostly cluster credentials, and walking 1,000 of them per reconcile was 2 %
+        of the controller's CPU."""
+        if secrets is self._last[0]:
+            return self._last[1]
+        out = self._walk(secrets)
+        if isinstance(secrets, list):
+            self._last = (secrets, out)
+        return out
+
+    def _walk(self, secrets: Iterable[Mapping[str, Any]]) -> list[RepositoryAccess]:
         out: list[RepositoryAccess] = []
         seen: set[str] = set()
         for secret in secrets:

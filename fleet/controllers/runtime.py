@@ -179,12 +179,16 @@ class Controller:
             owns=self.coordinator.owns_cluster if self.coordinator else None,
             in_cluster=in_cluster,
         )
+        self._pairs: tuple[object, list[tuple[str, str]]] = (None, [])
         # -- end sharding --
 
     # -- what the parts ask each other ---------------------------------------------------------
 
     def _cluster_pairs(self) -> Iterable[tuple[str, str]]:
-        return [(c.name, c.server) for c in self.registry.registered.values()]
+        registered = self.registry.registered
+        if self._pairs[0] is not registered:  # a resync replaced it (never changed in place)
+            self._pairs = (registered, [(c.name, c.server) for c in registered.values()])
+        return self._pairs[1]
 
     def _generator_clusters(self) -> Sequence[GeneratorCluster]:
         if not self.registry.synced.is_set():
@@ -230,7 +234,7 @@ class Controller:
                 anyio.create_task_group() as tg,
             ):
                 self.registry.attach(manager)
-                repos = RepoHub(cache, lambda: list(self.registry.secrets.values()))
+                repos = RepoHub(cache, self.registry.secrets_now)
                 self.metrics.observe_clusters(manager.known)
                 self.applications = ApplicationController(
                     self.hub,
@@ -473,20 +477,26 @@ class Controller:
         last_ready: dict[str, bool | None] = {}
         servers: dict[str, str] = {}  # every server seen: a removed cluster's apps are found too
         first = True
+        seen: object = None
+        spec: dict[str, str] = {}
         while True:
-            spec = {
-                c.name: json.dumps(
-                    [c.server, sorted(c.labels.items()), sorted(c.annotations.items())]
-                )
-                for c in self.registry.registered.values()
-            }
+            if self.registry.registered is not seen:  # replaced by a resync: compare again
+                seen = self.registry.registered
+                spec = {
+                    c.name: json.dumps(
+                        [c.server, sorted(c.labels.items()), sorted(c.annotations.items())]
+                    )
+                    for c in self.registry.registered.values()
+                }
+                servers.update({c.name: c.server for c in self.registry.registered.values()})
             ready = {n: manager.health(n).ready for n in manager.names()}
-            servers.update({c.name: c.server for c in self.registry.registered.values()})
             assert self.applications is not None
             if not first:
-                moved = {
-                    n for n in spec.keys() | last_spec.keys() if spec.get(n) != last_spec.get(n)
-                }
+                moved = (
+                    {n for n in spec.keys() | last_spec.keys() if spec.get(n) != last_spec.get(n)}
+                    if spec is not last_spec
+                    else set()
+                )
                 healed = {
                     n for n, r in ready.items() if r is True and last_ready.get(n) is not True
                 }

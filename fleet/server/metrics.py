@@ -163,11 +163,20 @@ class Metrics:
             ["phase"],
             registry=self.registry,
         )
+        # Latency by verb only: a histogram per cluster was 15 series per cluster and verb,
+        # 7.5 MB and 0.7 s of the event loop per scrape at 1,000 clusters. Each cluster's own
+        # latency is in its status (the probe's) and its strain in the gauges below.
         self.cluster_requests = Histogram(
             "fleet_cluster_request_duration_seconds",
+            "HTTP requests to member clusters, all clusters, by verb (the method, or WATCH)",
+            ["verb"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cluster_request_count = Counter(
+            "fleet_cluster_requests",
             "HTTP requests to member clusters, by cluster and verb (the method, or WATCH)",
             ["cluster", "verb"],
-            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.cluster_errors = Counter(
@@ -229,7 +238,8 @@ class Metrics:
     def _request(self, cluster: str, verb: str, seconds: float, outcome: str) -> None:
         if cluster not in self._clusters():
             return  # another controller's cluster in the same process
-        self.cluster_requests.labels(cluster, verb).observe(seconds)
+        self.cluster_requests.labels(verb).observe(seconds)
+        self.cluster_request_count.labels(cluster, verb).inc()
         if not outcome.isdigit() or outcome.startswith("5") or outcome == "429":
             self.cluster_errors.labels(cluster, outcome).inc()
 

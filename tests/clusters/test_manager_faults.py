@@ -17,6 +17,7 @@ from fleet.kube import (
     KubeError,
     build_api_client,
     get_version,
+    observe,
     request_json,
 )
 from fleet.kube.watch import list_and_watch
@@ -239,3 +240,28 @@ async def test_requests_timing_out_on_a_busy_cluster_do_not_add_probes_to_its_lo
                     await request_json(api, "GET", "/version", timeout=0.1)
         member.sim.faults.latency = 0.0
         assert manager.health("slow").probes == before
+
+
+async def test_a_ready_clusters_probes_check_read_access_once_per_interval(sim_env: Env) -> None:
+    """`GET /version` proves reachability and authentication; the authorised read (a LIST of
+    namespaces) that tells Forbidden from Ready runs on every probe only until Ready."""
+    member = sim_env.members[0]
+    seen: list[tuple[str, str]] = []
+
+    def count(label: str, verb: str, resource: str) -> None:
+        if label == "m1":
+            seen.append((verb, resource))
+
+    settings = replace(FAST, probe_interval=0.1, passive_health=0, access_check_interval=60.0)
+    observe.add_resource_observer(count)
+    try:
+        async with ClusterManager(settings) as manager:
+            await manager.upsert("m1", creds(member))
+            await manager.wait_for("m1", lambda h: h.ready is True, timeout=10)
+            start = manager.health("m1").probes
+            seen.clear()
+            await manager.wait_for("m1", lambda h: h.probes >= start + 5, timeout=10)
+    finally:
+        observe.remove_resource_observer(count)
+    assert seen.count(("GET", "version")) >= 5
+    assert ("LIST", "namespaces") not in seen

@@ -35,3 +35,17 @@ async def test_metrics_show_queue_backpressure_and_each_clusters_concurrency(
     assert started >= 6  # every Application's reconcile was started (and its wait observed)
     for member in scenario.env.members:
         assert samples[("fleet_cluster_concurrency_limit", (("cluster", member.name),))] >= 1
+
+
+async def test_request_counts_are_per_cluster_and_latency_is_one_histogram_per_verb(
+    sim_scenario: Scenario,
+) -> None:
+    """A histogram per cluster was 15 series per cluster and verb: 7.5 MB and 0.7 s of the
+    event loop per scrape at 1,000 clusters."""
+    text = await sim_scenario.converged_metrics()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    counts = families["fleet_cluster_requests"].samples
+    assert {s.labels["cluster"] for s in counts} >= {m.name for m in sim_scenario.env.members}
+    latency = families["fleet_cluster_request_duration_seconds"].samples
+    assert latency and all("cluster" not in s.labels for s in latency)
+    assert {s.labels["verb"] for s in latency} >= {"PATCH"}
