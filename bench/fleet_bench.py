@@ -715,6 +715,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     }
                 if args.steady_seconds > 0:
                     steady_before = await member_requests(session, port)
+                    rss0 = proc_figures(controller.pid)["VmRSS"]
                     cpu0, t0 = proc_figures(controller.pid)["cpu_s"], time.perf_counter()
                     await anyio.sleep(args.steady_seconds)
                     steady_after = await member_requests(session, port)
@@ -735,6 +736,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         "controller_cpu_percent_of_one_core": round(
                             100 * (cpu1 - cpu0) / (t1 - t0), 2
                         ),
+                        "controller_rss_mib_at_start_and_end": [
+                            round(rss0, 1),
+                            round(proc_figures(controller.pid)["VmRSS"], 1),
+                        ],
                         "target": "no writes; CPU < 5 % of one core",
                     }
                 if os.environ.get("FLEET_BENCH_TRACEMALLOC"):
