@@ -7,7 +7,7 @@ sign of overload (multiplicative decrease), at most once per `cooldown`, so a bu
 from one bad moment costs one halving, not a collapse to the minimum.
 
 Growth needs two things, because every extra slot is one more TLS connection (a handshake of
-about 1.5 ms of CPU on each side, about 90 KiB held while open):
+about 1.5 ms of CPU on each side, 60-90 KiB held while open):
 - demand: requests were waiting for a slot (a limit nobody reaches is no limit, RFC 7661);
 - headroom: the answer came about as fast as the fastest recent one (`headroom_factor` times the
   floor plus `headroom_slack`), as TCP Vegas reads it. A slow answer means a queue somewhere,

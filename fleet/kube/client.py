@@ -37,8 +37,8 @@ DEFAULT_POOL_LIMIT = 16
 DEFAULT_KEEPALIVE = 15.0
 INITIAL_CONCURRENCY = 2
 """Requests in flight to one cluster before its adaptive limit has seen any answer. Every extra
-slot is one more TLS connection opened in a burst (a handshake of about 1.5 ms of CPU and about
-90 KiB held while open); at 1,000 clusters a start of 8 cost 13,500 handshakes. The limit grows
+slot is one more TLS connection opened in a burst (a handshake of about 1.5 ms of CPU and
+60-90 KiB held while open); at 1,000 clusters a start of 8 cost 13,500 handshakes. The limit grows
 by itself where requests wait and the cluster answers quickly (fleet.kube.adaptive)."""
 
 TokenSource = Callable[[], Awaitable[str]]

@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.kube import Conflict, NotFound, request_json
+from fleet.kube import Conflict, Forbidden, NotFound, request_json
 from fleet.sync.discovery import Resource
 
 FIELD_MANAGER = "fleet"
@@ -48,7 +48,7 @@ async def get(api: ApiClient, res: Resource, obj: Obj, *, timeout: float = 10.0)
 
 async def create_if_absent(api: ApiClient, res: Resource, obj: Obj, opts: ApplyOptions) -> bool:
     """POST `obj`; False when it exists already (one request either way, where a GET and then
-    a create would take two to create)."""
+    a create would take two to create). Refused the create (403), a GET decides."""
     _, ns = _names(obj)
     try:
         await request_json(
@@ -61,6 +61,11 @@ async def create_if_absent(api: ApiClient, res: Resource, obj: Obj, opts: ApplyO
         )
     except Conflict:  # AlreadyExists (a Namespace being deleted is one too)
         return False
+    except Forbidden:
+        # Credentials that may not create it may still read it: one that exists is no error.
+        if await get(api, res, obj, timeout=opts.timeout) is not None:
+            return False
+        raise
     return True
 
 

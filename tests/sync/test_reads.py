@@ -4,14 +4,19 @@ per-Application LIST and the health gate's polling (fleet.sim and a real kube-ap
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import anyio
 import pytest
 from kubernetes_asyncio import client
 
-from fleet.kube import request_json
+from fleet.kube import Credentials, Forbidden, build_api_client, request_json
+from fleet.sim import SimServer
+from fleet.sync.apply import ApplyOptions, create_if_absent
+from fleet.sync.discovery import Discovery
 from fleet.sync.engine import SyncEngine
 from fleet.sync.tracking import LABEL
 from fleet.sync.watchhub import WatchHub
@@ -170,3 +175,24 @@ async def test_a_first_sync_into_a_namespace_that_exists_costs_one_request_too(
     op = await eng.sync([configmap("a")], "rev1")  # the create is refused: AlreadyExists
     assert op.phase == "Succeeded", op.message
     assert namespace_requests(seen.seen) == ["POST"]
+
+
+async def test_credentials_that_may_not_create_namespaces_still_sync_into_one_that_exists(
+    tmp_path: Path,
+) -> None:
+    """The create is refused (403); a GET finds the namespace, so nothing is wrong. One that
+    does not exist is the refusal it was."""
+    async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+        member = sim.clusters["c1"]
+        ca = base64.b64decode(member.ca_data)
+        admin = Credentials(server=member.server, token=member.token, ca_pem=ca)
+        reader = Credentials(server=member.server, token=member.readonly_token, ca_pem=ca)
+        async with build_api_client(admin) as api, build_api_client(reader) as readonly:
+            await make_namespace(api, "exists")
+            res = await Discovery(readonly).resolve("v1", "Namespace")
+            opts = ApplyOptions()
+            exists = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "exists"}}
+            assert await create_if_absent(readonly, res, exists, opts) is False
+            absent = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "absent"}}
+            with pytest.raises(Forbidden):
+                await create_if_absent(readonly, res, absent, opts)
