@@ -5,9 +5,9 @@ and with thousands of requests in flight many short-lived objects survive CPytho
 young collections (every 700 net allocations), are promoted, and keep triggering full
 collections over the whole heap. Measured at 1,000 clusters x 2 Applications x 10 objects
 (`bench/fleet_bench.py`), CPython's defaults (700, 10, 10) ran 38 full collections during
-convergence: 19 s of 63 s of CPU, plus 5 s of young ones. With the thresholds below and the
-start-up objects frozen: no full collection, 3 s in all, the same peak RSS, and convergence in
-47 s instead of 66 s.
+convergence: 19 s of 63 s of CPU, plus 5 s of young ones. With the thresholds below (measured
+before the freeze was added): no full collection, 3 s in all, the same peak RSS, and
+convergence in 47 s instead of 66 s.
 
 Cyclic garbage is still collected: young collections every YOUNG net allocations, and a full
 one after YOUNG x MIDDLE x OLD (10 million) once the heap has grown by a quarter since the
