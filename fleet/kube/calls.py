@@ -28,13 +28,18 @@ def request_timeout(seconds: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=seconds, sock_connect=min(seconds, 5.0))
 
 
-async def call(operation: Callable[[], Awaitable[T]], *, timeout: float = DEFAULT_TIMEOUT) -> T:
+async def call(
+    operation: Callable[[], Awaitable[T]], *, timeout: float | None = DEFAULT_TIMEOUT
+) -> T:
     """Run one library call under `anyio.fail_after(timeout)`, mapping failures to KubeError.
 
     The callable must itself pass `_request_timeout`; this outer bound also covers token
-    refresh hooks and connection setup.
+    refresh hooks and connection setup. `timeout=None`: no outer bound (the callable's own
+    bounds cover everything it does).
     """
     try:
+        if timeout is None:
+            return await operation()
         with anyio.fail_after(timeout):
             return await operation()
     except Exception as exc:
@@ -101,18 +106,12 @@ async def request_json(
         except ValueError:
             raise ServerError("the response is not JSON", status=response.status) from None
 
-    if getattr(api.configuration, "refresh_api_key_hook", None) is not None:
-        return await call(go, timeout=timeout)  # a token source may run a plugin: bound it all
-    # Otherwise aiohttp's total timeout bounds connecting, sending and reading, and the
-    # client's slot wait has its own (fleet.kube.client): no cancel scope per request, which
-    # cost more CPU than the request itself at 1,000 clusters.
-    try:
-        return await go()
-    except Exception as exc:
-        mapped = translate(exc)
-        if mapped is None:
-            raise
-        raise mapped from None
+    # A token source may run a plugin: bound it all. Otherwise aiohttp's total timeout bounds
+    # connecting, sending and reading, and the client's slot wait has its own
+    # (fleet.kube.client): no cancel scope per request, which cost more CPU than the request
+    # itself at 1,000 clusters.
+    hook = getattr(api.configuration, "refresh_api_key_hook", None)
+    return await call(go, timeout=timeout if hook is not None else None)
 
 
 async def get_version(
