@@ -117,7 +117,8 @@ async def wait_served(api: ApiClient, crd: Obj) -> None:
     with anyio.fail_after(ESTABLISH_TIMEOUT):
         while True:
             live = await request_json(api, "GET", item_path(crd), timeout=CALL_TIMEOUT)
-            conditions = live.get("status", {}).get("conditions", [])
+            # A CRD just created answers "conditions": null until its controller writes them.
+            conditions = (live.get("status") or {}).get("conditions") or []
             if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 break
             await anyio.sleep(0.1)

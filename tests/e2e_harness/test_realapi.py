@@ -198,7 +198,7 @@ async def test_agent_makes_a_deployment_available_and_keeps_a_failing_one_degrad
 
             async def web_available() -> bool:
                 obj = await _read(api, "Deployment", "agent-deploy", "web")
-                conditions = {c["type"]: c["status"] for c in obj["status"].get("conditions", [])}
+                conditions = {c["type"]: c["status"] for c in obj["status"].get("conditions") or []}
                 return conditions.get("Available") == "True" and health(obj) == "Healthy"
 
             took = await _eventually(web_available, 5.0, "Deployment web Available")
