@@ -8,7 +8,6 @@ dynamic client swallows HTTP errors. Everything in fleet that talks to a cluster
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ import aiohttp
 import anyio
 from kubernetes_asyncio import client
 
+from fleet.kube import jsonbody
 from fleet.kube.errors import KubeError, ServerError, from_status, translate
 
 T = TypeVar("T")
@@ -98,7 +98,7 @@ async def request_json(
             if response.status >= 400:
                 raise from_status(response.status, data, response.headers)
         try:
-            return json.loads(data) if data else None
+            return jsonbody.loads(data) if data else None
         except RecursionError:  # an object nested ~1,000 deep (the API server allows 10,000)
             raise ServerError(
                 "the response is nested too deeply to read", status=response.status

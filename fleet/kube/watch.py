@@ -10,7 +10,6 @@ events (`on_event`) in between.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -20,7 +19,7 @@ import anyio
 import structlog
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.kube import observe
+from fleet.kube import jsonbody, observe
 from fleet.kube.calls import call, request_json
 from fleet.kube.errors import Gone, KubeError, from_status
 from generators.yamlio import DocumentShapeError, check_shape
@@ -128,7 +127,7 @@ async def _stream(
             for name in heard:
                 observe.heard(name)
             try:
-                event = json.loads(line)
+                event = jsonbody.loads(line)
             except RecursionError:
                 log.warning("watch.object_skipped", path=path, error="nested too deeply")
                 continue

@@ -1,0 +1,34 @@
+"""Decode the API server's JSON bodies and watch lines.
+
+Why orjson first: a controller at fleet scale holds tens of thousands of parsed objects (watch
+caches, Applications). orjson decodes about three times faster than the standard library and
+shares short dict keys ("metadata", "name", "labels") between documents through its key cache,
+where `json.loads` gives every object its own copies.
+
+Why the standard library after it: orjson reads an integer beyond 64 bits as a float and refuses
+some JSON the API server may legally hold in a custom resource (lone UTF-16 surrogates, numbers
+beyond a double, nesting deeper than 1,024). A body with a run of 20 digits (the only way to
+write such an integer) or that orjson refuses is decoded by the standard library, so what fleet
+reads does not change: a custom resource's big integer stays an exact int, never drifts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_NUMBER = b"0" * 20  # 2**64 has 20 digits: 19 always fit orjson's integers
+
+
+def loads(data: bytes) -> Any:
+    """Decode one JSON document; raises ValueError when it is not JSON, RecursionError when it
+    is nested too deeply for the standard library."""
+    if _LONG_NUMBER in data.translate(_DIGITS_ONLY):
+        return json.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)

@@ -1,0 +1,38 @@
+"""What fleet reads from an API server's JSON: the fast decoder changes nothing it accepts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet.kube import jsonbody
+
+
+def test_an_object_decodes_to_plain_dicts_and_lists() -> None:
+    body = b'{"metadata": {"name": "web", "labels": {"a": "1"}}, "items": [1, 2.5, true, null]}'
+    assert jsonbody.loads(body) == json.loads(body)
+
+
+def test_an_integer_beyond_64_bits_in_a_custom_resource_is_kept_exactly() -> None:
+    assert jsonbody.loads(b'{"spec": {"n": 123456789012345678901234567890}}') == {
+        "spec": {"n": 123456789012345678901234567890}
+    }
+
+
+def test_a_lone_surrogate_escape_decodes_as_the_standard_library_does() -> None:
+    assert jsonbody.loads(b'{"s": "\\ud800"}') == {"s": "\ud800"}
+
+
+def test_nesting_beyond_the_standard_librarys_depth_is_a_recursion_error() -> None:
+    with pytest.raises(RecursionError):
+        jsonbody.loads(b"[" * 5000 + b"]" * 5000)
+
+
+def test_a_body_that_is_not_json_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        jsonbody.loads(b"<html>502 Bad Gateway</html>")
+
+
+def test_a_number_beyond_a_double_decodes_as_the_standard_library_does() -> None:
+    assert jsonbody.loads(b'{"x": 1e400}') == {"x": float("inf")}
