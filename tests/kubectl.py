@@ -23,11 +23,16 @@ def require_kubectl() -> None:
 
 
 async def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    """`kubectl --kubeconfig KUBECONFIG ARGS...`: (exit code, stdout and stderr together)."""
+    """`kubectl --kubeconfig KUBECONFIG ARGS...`: (exit code, stdout and stderr together).
+
+    The discovery cache sits beside the kubeconfig: kubectl's default (~/.kube/cache) is keyed by
+    host:port, which a later test's API server may reuse with other resources (a fleet hub's
+    Application where an Argo CD hub's was), and a stale mapping answers 404."""
     process = await asyncio.create_subprocess_exec(
         str(KUBECTL),
         "--kubeconfig",
         str(kubeconfig),
+        f"--cache-dir={kubeconfig.parent / '.kube-cache'}",
         "--request-timeout=20s",
         *args,
         stdin=asyncio.subprocess.PIPE,

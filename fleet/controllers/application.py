@@ -46,6 +46,7 @@ from fleet.clusters.manager import ClusterManager
 from fleet.controllers.app_events import EventSink, status_events
 from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError, source_of
 from fleet.controllers.repos import RepoHub
+from fleet.controllers.shared_objects import SharedObjects
 from fleet.controllers.workqueue import WorkQueue
 from fleet.git.errors import GitFetchError
 from fleet.git.events import RepoMoved
@@ -191,9 +192,13 @@ class ApplicationController:
         metrics: Metrics | None = None,
         owns: Callable[[str], bool] | None = None,
         flavour: ApiFlavour = FLEET,
+        shared: SharedObjects | None = None,
     ) -> None:
+        """`shared`: Application versions shared with the process's other Application watch
+        (the ApplicationSet controller's), so each version is held once."""
         self.hub = hub
         self.namespace = namespace
+        self.shared = shared if shared is not None else SharedObjects()
         self.flavour = flavour
         """Which API group's Applications and Projects (fleet's, or Argo CD's with --api argocd)."""
         self.manager = manager
@@ -272,9 +277,12 @@ class ApplicationController:
         async def event(kind: str, obj: Obj) -> None:
             name = str(obj["metadata"]["name"])
             old = self.apps.get(name)
+            if kind != "DELETED":
+                obj = self.shared.share(obj)
             for observer in self.observers:
                 observer(name, None if kind == "DELETED" else obj)
             if kind == "DELETED":
+                self.shared.forget(obj)
                 self.apps.pop(name, None)
                 self.queue.add(name)
                 return

@@ -41,6 +41,7 @@ from fleet.controllers.appset_plan import (
     IgnoreRule,
     Plan,
     PlanError,
+    Unchanged,
     deletion_budget,
     effective_policy,
     ignore_rules,
@@ -57,6 +58,7 @@ from fleet.controllers.appset_status import (
     same_status,
 )
 from fleet.controllers.repos import RepoHub
+from fleet.controllers.shared_objects import SharedObjects
 from fleet.controllers.workqueue import WorkQueue
 from fleet.git.urls import redact_url
 from fleet.kube import Conflict, KubeError, NotFound, request_json
@@ -432,10 +434,13 @@ class ApplicationSetController:
         settings: AppSetSettings | None = None,
         projects: Projects | None = None,
         flavour: ApiFlavour = FLEET,
+        shared: SharedObjects | None = None,
     ) -> None:
         """`projects`: the hub's Projects, for the generator repository check (None: off).
-        `flavour`: whose ApplicationSets and Applications (fleet's, or Argo CD's)."""
+        `flavour`: whose ApplicationSets and Applications (fleet's, or Argo CD's).
+        `shared`: Application versions shared with the Application controller's watch."""
         self.hub = hub
+        self.shared = shared if shared is not None else SharedObjects()
         self.flavour = flavour
         self.projects = projects
         self.namespace = namespace
@@ -455,6 +460,8 @@ class ApplicationSetController:
         self._limiter = anyio.CapacityLimiter(EXPANSION_THREADS)
         self._expansions: dict[str, tuple[str, float, Generated]] = {}
         """name -> (what it read, when, the complete expansion): see `_generate`."""
+        self._unchanged: dict[str, Unchanged] = {}
+        """Per ApplicationSet: its Applications the last plan found unchanged (see plan)."""
         self._inputs_epoch = 0
         """Moves when the clusters or a repository move: every expansion may differ then."""
         self.expansions = 0
@@ -486,6 +493,7 @@ class ApplicationSetController:
             self.queue.forget(gone)
             self._windows.pop(gone, None)
             self._expansions.pop(gone, None)
+            self._unchanged.pop(gone, None)
         self._appsets = fresh
         self.requeue_all()
 
@@ -495,6 +503,7 @@ class ApplicationSetController:
             self._appsets.pop(name, None)
             self._windows.pop(name, None)
             self._expansions.pop(name, None)
+            self._unchanged.pop(name, None)
             self.queue.forget(name)
             return
         old = self._appsets.get(name)
@@ -504,7 +513,7 @@ class ApplicationSetController:
             self._enqueue(name)
 
     async def _apps_reset(self, items: list[dict[str, Any]]) -> None:
-        self._apps = {str(o["metadata"]["name"]): o for o in items}
+        self._apps = {str(o["metadata"]["name"]): self.shared.share(o) for o in items}
         self.requeue_all()
 
     async def _app_event(self, kind: str, obj: dict[str, Any]) -> None:
@@ -513,7 +522,9 @@ class ApplicationSetController:
         # new labels: the previous owner, from the cache, must look too.
         previous = self._apps.pop(name, None) if kind == "DELETED" else self._apps.get(name)
         if kind != "DELETED":
-            self._apps[name] = obj
+            obj = self._apps[name] = self.shared.share(obj)
+        else:
+            self.shared.forget(obj)
         # Batched: while hundreds of Applications report progress, their ApplicationSet is
         # re-evaluated about once a second, not once per status write.
         for version in (previous, obj):
@@ -703,6 +714,7 @@ class ApplicationSetController:
             preserved_annotations=generated.preserved_annotations,
             preserved_labels=generated.preserved_labels,
             ignore=generated.ignore,
+            unchanged=self._unchanged.setdefault(name, {}),
         )
         write_errors = await self._act(the_plan, name)
         if the_plan.delete:

@@ -36,6 +36,7 @@ from fleet.controllers.appset import (
 from fleet.controllers.liveness import LivenessLoop, notifier
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.sharding import ShardCollector, ShardCoordinator, ShardSettings
+from fleet.controllers.shared_objects import SharedObjects
 from fleet.git.cache import RepoCache
 from fleet.git.polling import Poller
 from fleet.git.webhooks import WebhookSecrets
@@ -149,6 +150,8 @@ class Controller:
         """Set once both ports are bound (`port`, `health_port`), before the hub is read."""
         self.applications: ApplicationController | None = None
         self.appsets: ApplicationSetController | None = None
+        self._shared_apps = SharedObjects()
+        """One copy of each Application version for both controllers' watches."""
         self.notifier: Notifier | None = None
         self.notify_metrics = NotifyMetrics(self.metrics.registry)
         self.dashboard: Dashboard | None = None
@@ -254,6 +257,7 @@ class Controller:
                     metrics=self.metrics,
                     owns=self._owns_application_cluster if self.coordinator else None,
                     flavour=settings.flavour,
+                    shared=self._shared_apps,
                 )
                 # A retired client (shard moved, credentials rotated) ends its shared watches.
                 manager.on_retire(self.applications.watches.drop)
@@ -327,6 +331,7 @@ class Controller:
             ),
             projects=lambda: self.applications.projects if self.applications else {},
             flavour=self.settings.flavour,
+            shared=self._shared_apps,
         )
         appsets.queue.on_wait = self.metrics.observe_wait("appsets")
         return appsets

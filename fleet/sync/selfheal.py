@@ -32,7 +32,7 @@ from fleet.sync.discovery import Resource
 from fleet.sync.engine import Planned, SyncEngine, shape
 from fleet.sync.inventory import Key, describe, key_of
 from fleet.sync.tracking import LABEL
-from fleet.sync.watchhub import WatchHub
+from fleet.sync.watchhub import OnEvent, OnReset, StreamEnded, WatchHub
 
 Obj = dict[str, Any]
 
@@ -58,29 +58,54 @@ class SelfHealer:
         self.detections = 0
         self._latest: dict[Key, Obj | None] = {}
         self._watched: set[Resource] = set()
+        self._leaves: list[Callable[[], None]] = []
+        self._ended = ""
+        """Why a shared stream this healer joined ended (run then raises StreamEnded)."""
         self._slots = anyio.Semaphore(workers)
         self._send: MemoryObjectSendStream[Key] | None = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Until cancelled; raises StreamEnded when a shared stream it follows ends (the
+        caller starts a new healer, which joins a fresh stream)."""
         send, receive = anyio.create_memory_object_stream[Key](10_000)
         self._send = send
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._work, receive, tg)
-            self._start_watches(tg)
-            task_status.started()
-            while True:
-                await self.engine.kinds_changed.wait()
-                self.engine.kinds_changed = anyio.Event()
-                self._start_watches(tg)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._work, receive, tg)
+                await self._start_watches(tg)
+                task_status.started()
+                while True:
+                    await self.engine.kinds_changed.wait()
+                    self.engine.kinds_changed = anyio.Event()
+                    await self._start_watches(tg)
+        finally:
+            for leave in self._leaves:
+                leave()
+        if self._ended:
+            raise StreamEnded(self._ended)
 
-    def _start_watches(self, tg: TaskGroup) -> None:
+    async def _start_watches(self, tg: TaskGroup) -> None:
         wanted = {p.resource for p in self.engine.desired.values() if p.resource is not None}
         for res in wanted - self._watched:
             self._watched.add(res)
-            tg.start_soon(self._watch, res)
+            if self.watches is None:
+                tg.start_soon(self._watch, res)
+                continue
 
-    async def _watch(self, res: Resource) -> None:
-        selector = f"{LABEL}={self.engine.spec.app.label_value}"
+            def ended(error: str, res: Resource = res) -> None:
+                self._ended = f"watch of {res.collection()} ended: {error}"
+                tg.cancel_scope.cancel()
+
+            on_reset, on_event = self._handlers(res)
+            self._leaves.append(
+                await self.watches.join(
+                    self.engine.api, res, self.engine.spec.app.label_value,
+                    on_reset, on_event, on_end=ended,
+                )
+            )  # fmt: skip
+
+    def _handlers(self, res: Resource) -> tuple[OnReset, OnEvent]:
+        """What this Application does with a listing and an event of `res`."""
 
         async def on_reset(items: list[Obj]) -> None:
             seen = set()
@@ -98,11 +123,12 @@ class SelfHealer:
             obj.setdefault("kind", res.kind)
             self._offer(key_of(obj), None if kind == "DELETED" else obj)
 
-        if self.watches is not None:
-            await self.watches.follow(
-                self.engine.api, res, self.engine.spec.app.label_value, on_reset, on_event
-            )
-            return
+        return on_reset, on_event
+
+    async def _watch(self, res: Resource) -> None:
+        """Its own list-then-watch of `res` (no shared WatchHub)."""
+        selector = f"{LABEL}={self.engine.spec.app.label_value}"
+        on_reset, on_event = self._handlers(res)
         await list_and_watch(
             self.engine.api, res.collection(), on_reset=on_reset, on_event=on_event,
             label_selector=selector, managed_fields=True,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from fleet.controllers import appset_plan
 from fleet.controllers.appset_plan import (
     FieldChange,
     IgnoreRule,
@@ -100,3 +101,46 @@ def test_an_application_being_deleted_is_neither_deleted_again_nor_updated() -> 
     dying = app("a", deletionTimestamp="2026-01-01T00:00:00Z")
     result = plan([], [dying], complete=True, budget=5)
     assert result.delete == [] and result.deleting == [dying]
+
+
+def test_a_status_write_on_an_unchanged_application_is_not_merged_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generated = app("a")
+    memo: dict[str, Any] = {}
+    plan([generated], [app("a", resourceVersion="7")], complete=True, budget=1, unchanged=memo)
+    merges: list[str] = []
+    real = appset_plan.updated
+    monkeypatch.setattr(appset_plan, "updated", lambda *a, **k: merges.append("x") or real(*a, **k))
+    progressed = app("a", resourceVersion="8")
+    progressed["status"] = {"health": {"status": "Progressing"}}
+    result = plan([generated], [progressed], complete=True, budget=1, unchanged=memo)
+    assert result.unchanged == [progressed] and not result.changes
+    assert merges == []
+
+
+def test_an_application_edited_by_hand_after_an_unchanged_plan_is_updated() -> None:
+    generated = app("a", "v2")
+    memo: dict[str, Any] = {}
+    plan([generated], [app("a", "v2")], complete=True, budget=1, unchanged=memo)
+    result = plan([generated], [app("a", "edited")], complete=True, budget=1, unchanged=memo)
+    [(merged, changes)] = result.update
+    assert merged["spec"]["source"]["targetRevision"] == "v2"
+    assert changes == [FieldChange("spec.source.targetRevision", "edited", "v2")]
+
+
+def test_a_new_expansion_is_compared_though_the_live_application_is_the_same() -> None:
+    live = app("a", "v1")
+    memo: dict[str, Any] = {}
+    plan([app("a", "v1")], [live], complete=True, budget=1, unchanged=memo)
+    result = plan([app("a", "v2")], [live], complete=True, budget=1, unchanged=memo)
+    assert [changes for _, changes in result.update] == [
+        [FieldChange("spec.source.targetRevision", "v1", "v2")]
+    ]
+
+
+def test_the_unchanged_memo_keeps_only_applications_of_the_last_plan() -> None:
+    memo: dict[str, Any] = {}
+    plan([app("a"), app("b")], [app("a"), app("b")], complete=True, budget=1, unchanged=memo)
+    plan([app("a")], [app("a"), app("b")], complete=True, budget=0, unchanged=memo)
+    assert sorted(memo) == ["a"]

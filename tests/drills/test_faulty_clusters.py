@@ -1,6 +1,6 @@
 """Drill: 3 of 20 clusters faulty (one down, one slow, one answering half its requests with
-errors). The 17 healthy clusters converge regardless; the faulty ones say what is wrong and
-converge once healed. (How fast the healthy ones converge is measured by
+errors). The 17 healthy clusters converge regardless; the faulty ones say what is wrong (the
+flaky one's Applications may instead get through on retries) and converge once healed. (How fast the healthy ones converge is measured by
 bench/drills_bench.py, not asserted here.)"""
 
 from __future__ import annotations
@@ -39,8 +39,13 @@ def reported(app: Mapping[str, Any], cluster: Mapping[str, Any], name: str) -> s
     return ""
 
 
-async def wait_reported(scenario: Scenario, member: Member, timeout: float = 120) -> list[str]:
-    """Until every Application of `member` has a reported problem; the reports."""
+async def wait_reported(
+    scenario: Scenario, member: Member, timeout: float = 120, *, or_converged: bool = False
+) -> list[str]:
+    """Until every Application of `member` has a reported problem; the reports.
+    `or_converged`: an Application Synced and Healthy counts too, reported as "converged" (a
+    cluster failing only some requests: retries may get an Application through before anyone
+    looks, and a converged Application has nothing wrong to say)."""
     names = app_names([member])
     reports: list[str] = []
     try:
@@ -48,7 +53,12 @@ async def wait_reported(scenario: Scenario, member: Member, timeout: float = 120
             while True:
                 apps = await scenario.applications()
                 cluster = await cluster_status(scenario, member.name)
-                reports = [reported(apps.get(n, {}), cluster, member.name) for n in sorted(names)]
+                reports = [
+                    "converged"
+                    if or_converged and n in apps and all_converged({n})(apps)
+                    else reported(apps.get(n, {}), cluster, member.name)
+                    for n in sorted(names)
+                ]
                 if names <= set(apps) and all(reports):
                     return reports
                 await anyio.sleep(0.3)
@@ -73,8 +83,10 @@ async def test_17_healthy_clusters_converge_3_faulty_ones_say_why_and_converge_o
             what="the 17 healthy clusters' Applications Synced and Healthy",
         )
         for member in (down, slow, flaky):
-            reports = await wait_reported(scenario, member)
-            assert all(member.name in r or r.startswith("cluster:") for r in reports), reports
+            reports = await wait_reported(scenario, member, or_converged=member is flaky)
+            assert all(
+                member.name in r or r.startswith("cluster:") or r == "converged" for r in reports
+            ), reports
         apps = await scenario.applications()
         assert not [n for n in app_names(healthy) if condition(apps[n], "ComparisonError")]
         for member in (down, slow, flaky):

@@ -13,6 +13,7 @@ from fleet.sync.ignore import IgnoreRule
 from fleet.sync.retry import RetryPolicy
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.tracking import ANNOTATION, LABEL
+from fleet.sync.watchhub import StreamEnded, WatchHub
 from tests.sync.conftest import count_requests
 from tests.sync.helpers import (
     configmap,
@@ -274,6 +275,38 @@ async def test_deleted_object_is_recreated_with_self_heal(
         with anyio.fail_after(10):
             while await get_cm(api, namespace, "a") is None:
                 await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+
+
+async def test_a_healer_on_shared_watches_heals_and_ends_with_its_stream(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, self_heal=True)
+    await eng.sync([configmap("a")], "rev1")
+    async with anyio.create_task_group() as tg:
+        hub = WatchHub()
+        await tg.start(hub.run)
+        ended: list[BaseException] = []
+
+        async def heal() -> None:
+            try:
+                await SelfHealer(eng, watches=hub).run()
+            except StreamEnded as error:
+                ended.append(error)
+
+        tg.start_soon(heal)
+        with anyio.fail_after(10):
+            while hub.streams == 0:
+                await anyio.sleep(0.05)
+        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
+        with anyio.fail_after(10):
+            while await get_cm(api, namespace, "a") is None:
+                await anyio.sleep(0.05)
+        hub.drop(api)  # its cluster client retired: the healer ends, to be started again
+        with anyio.fail_after(10):
+            while not ended:
+                await anyio.sleep(0.05)
+        assert "its cluster client was retired" in str(ended[0])
         tg.cancel_scope.cancel()
 
 

@@ -95,3 +95,50 @@ async def test_the_stream_stops_when_its_last_follower_leaves(tmp_path: Path) ->
             leave.cancel()
             await until(lambda: hub.streams == 0)
             tg.cancel_scope.cancel()
+
+
+async def test_a_joined_follower_needs_no_task_and_hears_nothing_once_it_leaves(
+    tmp_path: Path,
+) -> None:
+    async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+        c = sim.clusters["c1"]
+        creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+        async with build_api_client(creds) as api, anyio.create_task_group() as tg:
+            hub = WatchHub()
+            await tg.start(hub.run)
+            await create(api, "a-1", "app-a")
+            first = Recorder()
+            tg.start_soon(hub.follow, api, CONFIGMAPS, "app-a", first.on_reset, first.on_event)
+            await until(lambda: first.resets == 1)
+            ends: list[str] = []
+            joined = Recorder()
+            leave = await hub.join(
+                api, CONFIGMAPS, "app-a", joined.on_reset, joined.on_event, on_end=ends.append
+            )
+            assert joined.names == {"a-1"}  # the snapshot, before join returns
+            await create(api, "a-2", "app-a")
+            await until(lambda: joined.names == {"a-1", "a-2"})
+            leave()
+            leave()  # leaving twice is harmless
+            await create(api, "a-3", "app-a")
+            await until(lambda: first.names == {"a-1", "a-2", "a-3"})
+            assert joined.names == {"a-1", "a-2"} and ends == []
+            tg.cancel_scope.cancel()
+
+
+async def test_a_joined_follower_hears_when_its_stream_ends(tmp_path: Path) -> None:
+    async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+        c = sim.clusters["c1"]
+        creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+        async with build_api_client(creds) as api, anyio.create_task_group() as tg:
+            hub = WatchHub()
+            await tg.start(hub.run)
+            ends: list[str] = []
+            joined = Recorder()
+            await hub.join(
+                api, CONFIGMAPS, "app-a", joined.on_reset, joined.on_event, on_end=ends.append
+            )
+            await until(lambda: joined.resets == 1)
+            hub.drop(api)  # the cluster's client is retired
+            await until(lambda: ends == ["its cluster client was retired"])
+            tg.cancel_scope.cancel()
