@@ -1,7 +1,7 @@
 """Drill: 3 of 20 clusters faulty (one down, one slow, one answering half its requests with
 errors). The 17 healthy clusters converge regardless; the faulty ones say what is wrong (the
-flaky one's Applications may instead get through on retries) and converge once healed. (How fast the healthy ones converge is measured by
-bench/drills_bench.py, not asserted here.)"""
+flaky one's Applications may instead get through on retries) and converge once healed. (How
+fast the healthy ones converge is measured by bench/drills_bench.py, not asserted here.)"""
 
 from __future__ import annotations
 
