@@ -59,8 +59,8 @@ class SelfHealer:
         self._latest: dict[Key, Obj | None] = {}
         self._watched: set[Resource] = set()
         self._leaves: list[Callable[[], None]] = []
-        self._ended = ""
-        """Why a shared stream this healer joined ended (run then raises StreamEnded)."""
+        self._ended: StreamEnded | None = None
+        """A shared stream this healer joined ended: run raises it."""
         self._slots = anyio.Semaphore(workers)
         self._send: MemoryObjectSendStream[Key] | None = None
 
@@ -81,8 +81,8 @@ class SelfHealer:
         finally:
             for leave in self._leaves:
                 leave()
-        if self._ended:
-            raise StreamEnded(self._ended)
+        if self._ended is not None:
+            raise self._ended
 
     async def _start_watches(self, tg: TaskGroup) -> None:
         wanted = {p.resource for p in self.engine.desired.values() if p.resource is not None}
@@ -93,7 +93,7 @@ class SelfHealer:
                 continue
 
             def ended(error: str, res: Resource = res) -> None:
-                self._ended = f"watch of {res.collection()} ended: {error}"
+                self._ended = StreamEnded.of(res, error)
                 tg.cancel_scope.cancel()
 
             on_reset, on_event = self._handlers(res)

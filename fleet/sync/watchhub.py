@@ -53,7 +53,7 @@ class _Follower:
     on_reset: OnReset
     on_event: OnEvent
     on_end: Callable[[str], None] | None = None
-    """Called with the error when the stream ends (`join`'s followers, which have no task)."""
+    """Called with the error when the stream ends (`prime`'s placeholder has none)."""
 
 
 @dataclass(eq=False)
@@ -98,6 +98,10 @@ async def _first_of(*events: anyio.Event) -> None:
 
 class StreamEnded(RuntimeError):
     """The shared watch a follower was on failed; the follower's owner starts a new one."""
+
+    @classmethod
+    def of(cls, resource: Resource, error: str) -> StreamEnded:
+        return cls(f"watch of {resource.collection()} ended: {error}")
 
 
 def _label(obj: Obj) -> str:
@@ -162,16 +166,20 @@ class WatchHub:
     async def follow(
         self, api: ApiClient, resource: Resource, label: str, on_reset: OnReset, on_event: OnEvent
     ) -> None:
-        key, stream = self._open(api, resource)
-        follower = _Follower(label, on_reset, on_event)
-        stream.followers.append(follower)
+        """`join` in a task of the caller's: returns only by StreamEnded or cancellation."""
+        errors: list[str] = []
+        ended = anyio.Event()
+
+        def on_end(error: str) -> None:
+            errors.append(error)
+            ended.set()
+
+        leave = await self.join(api, resource, label, on_reset, on_event, on_end)
         try:
-            if stream.listed:
-                await on_reset(list(stream.objects.get(label, {}).values()))
-            await stream.ended.wait()
-            raise StreamEnded(f"watch of {resource.collection()} ended: {stream.error}")
+            await ended.wait()
+            raise StreamEnded.of(resource, errors[0])
         finally:
-            self._leave(key, stream, follower)
+            leave()
 
     async def join(
         self,
@@ -184,7 +192,7 @@ class WatchHub:
     ) -> Callable[[], None]:
         """Follow as `follow` does, without a task: returns once the current snapshot (if
         listed) was handed to `on_reset`, with the function that leaves. When the stream ends,
-        `on_end(error)` is called once; the caller leaves and starts over, as on StreamEnded."""
+        `on_end(error)` is called once; the caller leaves and starts over (StreamEnded.of)."""
         key, stream = self._open(api, resource)
         follower = _Follower(label, on_reset, on_event, on_end)
         stream.followers.append(follower)
