@@ -9,7 +9,6 @@ a connection limit, and every request carries `User-Agent: fleet/<version>`.
 
 from __future__ import annotations
 
-import asyncio.sslproto
 import copy
 import hashlib
 import os
@@ -28,7 +27,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client import rest
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from fleet import __version__
+from fleet import __version__, tlsbuffer
 from fleet.kube.adaptive import AdaptiveLimit, AdaptiveSettings
 from fleet.kube.observe import trace_config
 
@@ -124,21 +123,6 @@ def _load_client_cert(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         context.load_cert_chain(str(cert_path), str(key_path))
-
-
-TLS_READ_BUFFER = 16 * 1024
-"""Bytes of the per-connection TLS read buffer (asyncio allocates 256 KiB by default).
-
-fleet keeps one long-lived connection per cluster and watched kind (the shared watches); at
-1,000 clusters asyncio's default buffer alone would hold about 500 MB. Reads come in smaller
-chunks instead (one TLS record's worth), which costs a few more loop iterations on large LIST
-responses. Measured on fleet.sim: an open idle connection costs about 92 KiB with 16 KiB here
-(110 KiB with 32 KiB), most of it OpenSSL's own state."""
-
-
-def _shrink_tls_read_buffers() -> None:
-    protocol = asyncio.sslproto.SSLProtocol
-    protocol.max_size = min(protocol.max_size, TLS_READ_BUFFER)
 
 
 def _less(bound: aiohttp.ClientTimeout, spent: float) -> aiohttp.ClientTimeout:
@@ -279,7 +263,7 @@ def build_api_client(
         raise ValueError(
             f"server {credentials.server}: credentials are never sent over plain http; use https://"
         )
-    _shrink_tls_read_buffers()
+    tlsbuffer.install()
     config = client.Configuration()
     config.host = credentials.server.rstrip("/")
     config.verify_ssl = not credentials.insecure

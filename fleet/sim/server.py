@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from fleet import tlsbuffer
 from fleet.sim import errors, reviews
 from fleet.sim.auth import Tokens
 from fleet.sim.cluster import SimCluster
@@ -176,6 +177,7 @@ class SimServer:
         context = await asyncio.to_thread(tls.server_context, cert, key)
         self.ca_file, self.ca_pem = ca, material.ca_pem
         self._ssl = context
+        tlsbuffer.install()  # each accepted connection would zero its own 256 KiB buffer
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/clusters/{cluster}", self._handle)
         app.router.add_route("*", "/clusters/{cluster}/{tail:.*}", self._handle)

@@ -152,11 +152,12 @@ async def test_a_refused_connection_is_unreachable(sim_env: Env) -> None:
     member.sim.faults.refuse = False
 
 
-async def test_clients_shrink_the_tls_read_buffer_every_connection_allocates() -> None:
+async def test_building_a_client_makes_tls_connections_read_through_one_shared_buffer() -> None:
     import asyncio.sslproto
 
-    from fleet.kube.client import TLS_READ_BUFFER
+    from fleet.tlsbuffer import READ_CHUNK
 
     api = build_api_client(Credentials(server="https://127.0.0.1:1", token="t"))
     await api.close()
-    assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER
+    assert asyncio.sslproto.SSLProtocol.max_size == READ_CHUNK
+    assert asyncio.sslproto.SSLProtocol.get_buffer.__module__ == "fleet.tlsbuffer"
