@@ -48,6 +48,7 @@ def _dump(_signum: int, _frame: FrameType | None) -> None:
     lines.extend(_connections())
     lines.extend(_objects_by_kind())
     lines.extend(_holders("Application"))
+    lines.extend(_instances())
     Path(os.environ["FLEET_MEMTRACE_OUT"]).write_text("\n".join(lines) + "\n")
 
 
@@ -126,6 +127,26 @@ def _holders(kind: str, sample: int = 300) -> list[str]:
         for o in gc.get_objects()
         if isinstance(o, dict) and o.get("kind") == kind and "metadata" in o and "apiVersion" in o
     ][:sample]
+    return _referrers(f"{kind} objects", objs)
+
+
+def _instances() -> list[str]:
+    """Instances by class (classes with at least 2,000 alive), and who holds the events,
+    cancel scopes and locks: each costs a few hundred bytes, and thousands of them are a sign
+    of per-Application or per-cluster machinery."""
+    counts: Counter[type] = Counter(type(o) for o in gc.get_objects())
+    lines = ["--- instances by class (>= 2,000)"]
+    for cls, n in counts.most_common(60):
+        if n >= 2000 and cls.__module__ not in ("builtins",):
+            lines.append(f"{n:9d}  {cls.__module__}.{cls.__qualname__}")
+    for cls, n in counts.most_common():
+        if n >= 2000 and cls.__name__ in ("Event", "CancelScope", "Lock", "Semaphore"):
+            objs = [o for o in gc.get_objects() if type(o) is cls][:300]
+            lines.extend(_referrers(f"{cls.__module__}.{cls.__qualname__}", objs))
+    return lines
+
+
+def _referrers(what: str, objs: list[object]) -> list[str]:
     found: Counter[str] = Counter()
     for obj in objs:
         for ref in gc.get_referrers(obj):
@@ -146,12 +167,28 @@ def _holders(kind: str, sample: int = 300) -> list[str]:
                         name = f"dict keys={sorted(map(str, ref))[:4]}"
             elif type(ref).__name__ == "frame":
                 name = f"frame {ref.f_code.co_filename.split('/')[-1]}:{ref.f_code.co_qualname}"
+            elif (attr := _attribute_of(ref, obj)) is not None:
+                name = f"{type(ref).__qualname__}.{attr}"
             elif type(ref).__name__ == "cell":
                 name = "cell (a closure)"
             found[name] += 1
-    lines = [f"--- holders of {len(objs)} {kind} objects"]
+    lines = [f"--- holders of {len(objs)} {what}"]
     lines.extend(f"{n:9d}  {key}" for key, n in found.most_common(20))
     return lines
+
+
+def _attribute_of(owner: object, value: object) -> str | None:
+    """The attribute (instance dict or slot) of `owner` that is `value`, if any."""
+    names = list(getattr(owner, "__dict__", {}))
+    for cls in type(owner).__mro__:
+        names.extend(getattr(cls, "__slots__", ()))
+    for name in names:
+        try:
+            if getattr(owner, name) is value:
+                return name
+        except AttributeError:
+            continue
+    return None
 
 
 def _link(path: str) -> str:

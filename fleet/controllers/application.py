@@ -122,7 +122,7 @@ class _Runtime:
     engine: SyncEngine | None = None
     cluster: str = ""
     spec_fingerprint: str = ""
-    healer: anyio.CancelScope | None = None
+    healer: SelfHealer | None = None
     failed_revision: str = ""
     written: str = ""
     """The last status document written (JSON, without reconciledAt)."""
@@ -626,7 +626,7 @@ class ApplicationController:
             await self._clear_operation(name)
         # Always watched: drift is healed with automated selfHeal, and otherwise still seen
         # within seconds (the Application turns OutOfSync), as with Argo CD's live cache.
-        self._ensure_healer(name, rt)
+        await self._ensure_healer(name, rt)
 
     async def _check_kinds(self, engine: SyncEngine, project: Project, desired: Desired) -> None:
         scopes: dict[tuple[str, str], bool | None] = {}
@@ -821,12 +821,20 @@ class ApplicationController:
 
     # -- self-heal -------------------------------------------------------------------------------
 
-    def _ensure_healer(self, name: str, rt: _Runtime) -> None:
+    async def _ensure_healer(self, name: str, rt: _Runtime) -> None:
         if rt.healer is not None or rt.engine is None or self._tg is None:
             return
-        scope = anyio.CancelScope()
-        rt.healer = scope
-        self._tg.start_soon(self._heal, name, rt.engine, scope)
+        engine = rt.engine
+        healer = rt.healer = SelfHealer(
+            engine,
+            watches=None if engine.spec.reads_managed_fields else self.watches,
+            on_change=lambda: self._refresh_soon(name),
+        )
+        try:
+            await healer.attach(self._tg, lambda error: self._healer_ended(name, healer, error))
+        except Exception as error:  # a healer never takes the controller down
+            healer.detach()
+            self._healer_ended(name, healer, error)
 
     def _refresh_soon(self, name: str) -> None:
         """Drift seen (not healed) or reverted: a compare-only reconcile writes the status.
@@ -835,30 +843,22 @@ class ApplicationController:
         if app is not None:
             self.queue.add(name, group=_group(app))
 
-    async def _heal(self, name: str, engine: SyncEngine, scope: anyio.CancelScope) -> None:
-        with scope:
-            try:
-                healer = SelfHealer(
-                    engine,
-                    watches=None if engine.spec.reads_managed_fields else self.watches,
-                    on_change=lambda: self._refresh_soon(name),
-                )
-                await healer.run()
-            except Exception as error:  # a healer never takes the controller down
-                log.warning(
-                    "application.selfheal_failed",
-                    app=f"{self.namespace}/{name}",
-                    error=str(error) or type(error).__name__,
-                )
+    def _healer_ended(self, name: str, healer: SelfHealer, error: Exception) -> None:
+        """A watch the healer followed failed: a new one starts with the next reconcile."""
+        log.warning(
+            "application.selfheal_failed",
+            app=f"{self.namespace}/{name}",
+            error=str(error) or type(error).__name__,
+        )
         rt = self._runtimes.get(name)
-        if rt is not None and rt.healer is scope:
+        if rt is not None and rt.healer is healer:
             rt.healer = None
             self.queue.add(name, after=1.0)
 
     @staticmethod
     def _stop_healer(rt: _Runtime) -> None:
         if rt.healer is not None:
-            rt.healer.cancel()
+            rt.healer.detach()
             rt.healer = None
 
     def status_counts(self) -> list[tuple[str, str]]:

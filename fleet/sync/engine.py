@@ -63,6 +63,11 @@ HOOK_FAILURE = "one or more synchronization tasks completed unsuccessfully"
 """Argo CD's operation message when a task (here: a hook) failed; the hook and reason follow."""
 
 
+NO_OPTIONS: frozenset[str] = frozenset()
+"""The options of the many objects that have none: one set for all (an empty frozenset is not
+a singleton, and each costs 216 bytes)."""
+
+
 @dataclass
 class Planned:
     """One desired object, resolved and compared with the cluster."""
@@ -73,7 +78,7 @@ class Planned:
     live: Obj | None
     out_of_sync: bool
     message: str = ""
-    options: frozenset[str] = frozenset()
+    options: frozenset[str] = NO_OPTIONS
 
 
 @dataclass
@@ -131,7 +136,8 @@ class SyncEngine:
         """Set by the controller: opens the shared watches of these types before a compare
         (WatchHub.prime), so even the first compare reads `live_cache` instead of LISTing."""
         self.write_lock = anyio.Lock()
-        self.kinds_changed = anyio.Event()
+        self.on_kinds_changed: Callable[[], None] | None = None
+        """Called after a compare (the self-healer follows the kinds of the desired objects)."""
         self.on_progress: Callable[[], Awaitable[None]] | None = None
         self._stop_retrying = anyio.Event()
         self._syncing = False
@@ -202,7 +208,7 @@ class SyncEngine:
         that holds every object of this Application, so None means absent and no GET is sent:
         an apply creates it (or takes over an unlabelled one, which differs anyway by fleet's
         tracking label). Replace=true still reads, because its PUT needs the live version."""
-        opts = frozenset(options(obj, SYNC_OPTIONS))
+        opts = frozenset(options(obj, SYNC_OPTIONS)) or NO_OPTIONS
         try:
             res, stamped = resolved or await self._resolve(obj, wait)
         except UnknownKind as error:
@@ -339,7 +345,8 @@ class SyncEngine:
         self.status.sync_status = "Synced" if comparison.in_sync else "OutOfSync"
         self.refresh_health()
         self.desired = comparison.plans
-        self.kinds_changed.set()
+        if self.on_kinds_changed is not None:
+            self.on_kinds_changed()
 
     def refresh_health(self) -> None:
         self.status.health = appraise.worst(
@@ -451,13 +458,13 @@ class SyncEngine:
         managed = self.spec.namespace_metadata
         if managed:  # managedNamespaceMetadata: applied every sync, created or not
             obj["metadata"].update({k: dict(v) for k, v in managed.items()})
-            await applier.server_side_apply(self.api, res, obj, self._apply_options(frozenset()))
+            await applier.server_side_apply(self.api, res, obj, self._apply_options(NO_OPTIONS))
             self.writes += 1
         elif comparison is not None and any(
             plan.live is not None and plan.key[2] == name for plan in comparison.plans.values()
         ):
             return
-        elif await applier.create_if_absent(self.api, res, obj, self._apply_options(frozenset())):
+        elif await applier.create_if_absent(self.api, res, obj, self._apply_options(NO_OPTIONS)):
             # Not tracked on purpose: a namespace fleet creates for the app is never pruned.
             self.writes += 1
 

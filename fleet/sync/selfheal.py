@@ -23,7 +23,6 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from fleet.kube import KubeError
 from fleet.kube.watch import list_and_watch
@@ -38,7 +37,14 @@ Obj = dict[str, Any]
 
 
 class SelfHealer:
-    """Run `await tg.start(SelfHealer(engine).run)`; cancel the group to stop."""
+    """Follows one Application's kinds and heals (or reports) drift.
+
+    Two ways to run it: `await tg.start(SelfHealer(engine).run)` in a task of its own (cancel
+    the group to stop), or `await healer.attach(tg, on_end)`, which holds no task at all while
+    nothing drifts: on shared watches (a WatchHub) it only registers callbacks, and heals run
+    in `tg` while there are some. The controller attaches: two tasks per Application (a runner
+    and a queue reader) were half of its tasks at 1,000 clusters.
+    """
 
     def __init__(
         self,
@@ -54,47 +60,84 @@ class SelfHealer:
         the Application's status should be refreshed (the caller coalesces)."""
         self.watches = watches
         """Shared streams (the controller's); None: this healer opens its own watches."""
+        self.workers = workers
+        """Objects healed at once."""
         self.corrections = 0
         self.detections = 0
         self._latest: dict[Key, Obj | None] = {}
+        """Objects waiting to be checked, with their latest live state (None: deleted)."""
         self._watched: set[Resource] = set()
         self._leaves: list[Callable[[], None]] = []
-        self._ended: StreamEnded | None = None
-        """A shared stream this healer joined ended: run raises it."""
-        self._slots = anyio.Semaphore(workers)
-        self._send: MemoryObjectSendStream[Key] | None = None
+        """Leave a shared stream, or cancel an own watch."""
+        self._tg: TaskGroup | None = None
+        self._on_end: Callable[[StreamEnded], None] | None = None
+        self._draining = False
+        self._drain_scope: anyio.CancelScope | None = None
+        self._detached = False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Until cancelled; raises StreamEnded when a shared stream it follows ends (the
-        caller starts a new healer, which joins a fresh stream)."""
-        send, receive = anyio.create_memory_object_stream[Key](10_000)
-        self._send = send
+        """`attach` in a task of its own, until cancelled; raises StreamEnded when a shared
+        stream it follows ends (the caller starts a new healer, which joins a fresh stream)."""
+        ended: list[StreamEnded] = []
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._work, receive, tg)
-                await self._start_watches(tg)
-                task_status.started()
-                while True:
-                    await self.engine.kinds_changed.wait()
-                    self.engine.kinds_changed = anyio.Event()
-                    await self._start_watches(tg)
-        finally:
-            for leave in self._leaves:
-                leave()
-        if self._ended is not None:
-            raise self._ended
 
-    async def _start_watches(self, tg: TaskGroup) -> None:
+                def stop(error: StreamEnded) -> None:
+                    ended.append(error)
+                    tg.cancel_scope.cancel()
+
+                await self.attach(tg, stop)
+                task_status.started()
+                await anyio.sleep_forever()
+        finally:
+            self.detach()
+        if ended:
+            raise ended[0]
+
+    async def attach(self, tg: TaskGroup, on_end: Callable[[StreamEnded], None]) -> None:
+        """Follow the engine's kinds (and those a later compare adds) from now on. Heals, and
+        this healer's own watches if it has no WatchHub, run in `tg`. When a stream fails, the
+        healer detaches and `on_end(error)` is called once: start a new healer to go on."""
+        self._tg, self._on_end = tg, on_end
+        self.engine.on_kinds_changed = self._kinds_changed
+        await self._follow_kinds()
+
+    def detach(self) -> None:
+        """Leave every stream and cancel the heals in flight (idempotent)."""
+        self._detached = True
+        if self.engine.on_kinds_changed == self._kinds_changed:
+            self.engine.on_kinds_changed = None
+        leaves, self._leaves = self._leaves, []
+        for leave in leaves:
+            leave()
+        if self._drain_scope is not None:
+            self._drain_scope.cancel()
+
+    def _end(self, error: StreamEnded) -> None:
+        if self._detached:
+            return
+        self.detach()
+        if self._on_end is not None:
+            self._on_end(error)
+
+    def _kinds_changed(self) -> None:
+        if not self._detached and self._tg is not None:
+            self._tg.start_soon(self._follow_kinds)
+
+    async def _follow_kinds(self) -> None:
         wanted = {p.resource for p in self.engine.desired.values() if p.resource is not None}
         for res in wanted - self._watched:
+            if self._detached or self._tg is None:
+                return
             self._watched.add(res)
             if self.watches is None:
-                tg.start_soon(self._watch, res)
+                scope = anyio.CancelScope()
+                self._leaves.append(scope.cancel)
+                self._tg.start_soon(self._watch, res, scope)
                 continue
 
             def ended(error: str, res: Resource = res) -> None:
-                self._ended = StreamEnded.of(res, error)
-                tg.cancel_scope.cancel()
+                self._end(StreamEnded.of(res, error))
 
             on_reset, on_event = self._handlers(res)
             self._leaves.append(
@@ -125,17 +168,21 @@ class SelfHealer:
 
         return on_reset, on_event
 
-    async def _watch(self, res: Resource) -> None:
+    async def _watch(self, res: Resource, scope: anyio.CancelScope) -> None:
         """Its own list-then-watch of `res` (no shared WatchHub)."""
         selector = f"{LABEL}={self.engine.spec.app.label_value}"
         on_reset, on_event = self._handlers(res)
-        await list_and_watch(
-            self.engine.api, res.collection(), on_reset=on_reset, on_event=on_event,
-            label_selector=selector, managed_fields=True,
-        )  # fmt: skip
+        with scope:
+            try:
+                await list_and_watch(
+                    self.engine.api, res.collection(), on_reset=on_reset, on_event=on_event,
+                    label_selector=selector, managed_fields=True,
+                )  # fmt: skip
+            except Exception as error:  # never takes the caller's task group down
+                self._end(StreamEnded.of(res, str(error) or type(error).__name__))
 
     def _offer(self, key: Key, live: Obj | None) -> None:
-        if key not in self.engine.desired:
+        if key not in self.engine.desired or self._detached:
             return
         if live is not None:
             rv = (live.get("metadata") or {}).get("resourceVersion")
@@ -148,28 +195,33 @@ class SelfHealer:
                 # as verified, so no dry run is needed to know it is still in sync.
                 self.engine.verified[key] = (verified[0], str(rv or ""))
                 return
-        queued = key in self._latest
         self._latest[key] = live
-        if not queued and self._send is not None:
-            self._send.send_nowait(key)
+        if not self._draining and self._tg is not None:
+            self._draining = True
+            self._tg.start_soon(self._drain)
 
-    async def _work(self, receive: MemoryObjectReceiveStream[Key], tg: TaskGroup) -> None:
-        async with receive:
-            async for key in receive:
-                await self._slots.acquire()
-                tg.start_soon(self._heal, key)
-
-    async def _heal(self, key: Key) -> None:
+    async def _drain(self) -> None:
+        """Check the waiting objects, `workers` at a time; a task only while some wait."""
         try:
-            live = self._latest.pop(key, None)
+            with anyio.CancelScope() as self._drain_scope:
+                while self._latest and not self._detached:
+                    batch = [(k, self._latest.pop(k)) for k in list(self._latest)[: self.workers]]
+                    async with anyio.create_task_group() as tg:
+                        for key, live in batch:
+                            tg.start_soon(self._heal, key, live)
+        except Exception as error:  # a bug in one healer never takes the controller down
+            self._end(StreamEnded(f"self-heal failed: {error or type(error).__name__}"))
+        finally:
+            self._draining, self._drain_scope = False, None
+
+    async def _heal(self, key: Key, live: Obj | None) -> None:
+        try:
             plan = self.engine.desired.get(key)
             if plan is None or plan.resource is None:
                 return
             await self._heal_one(plan, live)
         except KubeError as error:
             self.engine.log.warning("selfheal.failed", object=describe(key), error=error.message)
-        finally:
-            self._slots.release()
 
     async def _heal_one(self, plan: Planned, live: Obj | None) -> None:
         engine = self.engine
