@@ -141,7 +141,7 @@ def _instances() -> list[str]:
             lines.append(f"{n:9d}  {cls.__module__}.{cls.__qualname__}")
     for cls, n in counts.most_common():
         if n >= 2000 and cls.__name__ in ("Event", "CancelScope", "Lock", "Semaphore"):
-            objs = [o for o in gc.get_objects() if type(o) is cls][:300]
+            objs = [o for o in gc.get_objects() if type(o) is cls][:50]  # a scan per object
             lines.extend(_referrers(f"{cls.__module__}.{cls.__qualname__}", objs))
     return lines
 

@@ -19,7 +19,7 @@ from kubernetes_asyncio.client import ApiClient
 from fleet.kube import NotFound, request_json
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     group: str
     version: str

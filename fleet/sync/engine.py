@@ -68,7 +68,7 @@ NO_OPTIONS: frozenset[str] = frozenset()
 a singleton, and each costs 216 bytes)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     """One desired object, resolved and compared with the cluster."""
 

@@ -25,7 +25,7 @@ def describe(key: Key) -> str:
     return f"{group}/{kind}:{ns}/{name}"
 
 
-@dataclass
+@dataclass(slots=True)
 class ResourceState:
     """One `status.resources` entry."""
 

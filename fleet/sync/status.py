@@ -23,7 +23,7 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
+@dataclass(slots=True)
 class ResourceResult:
     """One `operationState.syncResult.resources` item."""
 

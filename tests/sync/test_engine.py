@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 
 import anyio
@@ -203,6 +204,31 @@ async def test_ignore_differences_hide_drift(api: client.ApiClient, namespace: s
     await manual_edit(api, namespace, "a", "edited")
     comparison = await eng.compare([configmap("a")])
     assert comparison.in_sync
+
+
+async def test_sync_compare_and_heal_never_change_the_manifests_they_were_given(
+    api: client.ApiClient, namespace: str
+) -> None:
+    # Stamped objects share their bodies with the manifests (the render cache's, shared by
+    # every Application of a source): a change in place would reach every other Application.
+    replaced = with_annotations(configmap("b"), {"argocd.argoproj.io/sync-options": "Replace=true"})
+    manifests = [configmap("a"), replaced, deployment("web")]
+    given = copy.deepcopy(manifests)
+    rule = IgnoreRule(kind="ConfigMap", json_pointers=("/data/key",))
+    eng = engine(api, namespace, self_heal=True, ignore=(rule,))
+    await eng.sync(manifests, "rev1")
+    await manual_edit(api, namespace, "a", "edited")
+    await manual_edit(api, namespace, "b", "edited")
+    await eng.sync(manifests, "rev2")
+    async with anyio.create_task_group() as tg:
+        await tg.start(SelfHealer(eng).run)
+        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
+        with anyio.fail_after(10):
+            while await get_cm(api, namespace, "a") is None:
+                await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    await eng.compare(manifests)
+    assert manifests == given
 
 
 async def test_restarted_engine_resync_makes_no_writes(
