@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from typing import Any
@@ -265,3 +266,19 @@ async def test_a_ready_clusters_probes_check_read_access_once_per_interval(sim_e
         observe.remove_resource_observer(count)
     assert seen.count(("GET", "version")) >= 5
     assert ("LIST", "namespaces") not in seen
+
+
+async def test_registered_clusters_hold_no_task_between_probes_and_are_still_probed(
+    sim_env: Env,
+) -> None:
+    settings = replace(FAST, probe_interval=0.3)
+    async with ClusterManager(settings) as manager:
+        before = len(asyncio.all_tasks())
+        for index, member in enumerate(sim_env.members):
+            await manager.upsert(f"m{index}", creds(member))
+        for index in range(len(sim_env.members)):
+            await manager.wait_for(f"m{index}", lambda h: h.probes >= 3, timeout=10)
+        with anyio.fail_after(10):  # between two probes, none of them holds a task
+            while len(asyncio.all_tasks()) > before:
+                await anyio.sleep(0.01)
+        assert all(manager.health(f"m{i}").ready for i in range(len(sim_env.members)))
