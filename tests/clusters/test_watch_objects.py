@@ -4,6 +4,7 @@ every cache of Applications, Clusters or live objects held them), unless the cal
 from __future__ import annotations
 
 import base64
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,31 @@ def test_a_watched_object_within_the_bound_is_read_with_or_without_its_text() ->
     for obj in (nested(WATCH_MAX_DEPTH - 10), many_brackets):
         assert _readable(obj, PATH, json.dumps(obj).encode())
         assert _readable(obj, PATH)
+
+
+async def test_the_listing_is_not_kept_alive_while_its_watch_runs(tmp_path: Path) -> None:
+    # A watch runs for minutes; had it kept the LIST response, every listed object would
+    # stay in memory beside the newer versions its events bring.
+    async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+        c = sim.clusters["c1"]
+        creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+        async with build_api_client(creds) as api, anyio.create_task_group() as tg:
+            listed = anyio.Event()
+
+            async def on_reset(_items: list[dict[str, Any]]) -> None:
+                listed.set()
+
+            async def on_event(_kind: str, _obj: dict[str, Any]) -> None:
+                return None
+
+            tg.start_soon(lambda: list_and_watch(api, PATH, on_reset=on_reset, on_event=on_event))
+            await listed.wait()
+            await anyio.sleep(0.2)  # the watch request is open
+            gc.collect()
+            listings = [
+                o
+                for o in gc.get_objects()
+                if isinstance(o, dict) and o.get("kind") == "ConfigMapList"
+            ]
+            tg.cancel_scope.cancel()
+    assert listings == []
