@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -47,6 +49,17 @@ def processors(renderer: structlog.typing.Processor) -> list[structlog.typing.Pr
     ]
 
 
+def _one_printer() -> Callable[..., structlog.PrintLogger]:
+    """A factory handing every logger the same PrintLogger (one stream, one lock): the
+    default builds one per bound logger, and fleet binds one per cluster and Application."""
+    printer = structlog.PrintLogger(file=_CurrentStderr())  # type: ignore[arg-type]
+
+    def factory(*_args: Any) -> structlog.PrintLogger:
+        return printer
+
+    return factory
+
+
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     global _configured
     if _configured:
@@ -65,7 +78,7 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=_one_printer(),
         # Not cached: a logger keeps following the configuration (tests raise the level).
         cache_logger_on_first_use=False,
     )

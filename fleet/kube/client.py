@@ -29,7 +29,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from fleet import __version__, tlsbuffer
 from fleet.kube.adaptive import AdaptiveLimit, AdaptiveSettings
-from fleet.kube.observe import trace_config
+from fleet.kube.observe import observe_session, trace_config
 
 USER_AGENT = f"fleet/{__version__}"
 DEFAULT_POOL_LIMIT = 16
@@ -202,11 +202,11 @@ class FleetApiClient(client.ApiClient):
             pool_manager=aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, ssl=context, keepalive_timeout=keepalive),
                 read_bufsize=2**21,
-                trace_configs=[trace_config(label, urlsplit(str(configuration.host)).path)]
-                if label
-                else None,
+                trace_configs=[trace_config()] if label else None,
             ),
         )
+        if label:
+            observe_session(rest_client.pool_manager, label, urlsplit(str(configuration.host)).path)
         self.rest_client = rest_client
         self.label = label
         """The cluster name its requests and watches are reported under (fleet.kube.observe)."""
