@@ -139,8 +139,8 @@ class SyncEngine:
         self.on_kinds_changed: Callable[[], None] | None = None
         """Called after a compare (the self-healer follows the kinds of the desired objects)."""
         self.on_progress: Callable[[], Awaitable[None]] | None = None
-        self._stop_retrying = anyio.Event()
-        self._syncing = False
+        self._stop_retrying: anyio.Event | None = None
+        """Exists while a sync runs (2,000 idle engines need no event)."""
         self.stop_reason = ""
         """Set by the controller: writes the Application's status while a sync waits on hooks,
         so `operationState` shows them Running (as Argo CD does) during a long migration."""
@@ -389,13 +389,14 @@ class SyncEngine:
         log = self.log.bind(revision=revision)
         op = Operation(revision=revision, requested=requested or {}, source=source)
         self.status.operation = op
-        self._stop_retrying, self._syncing = anyio.Event(), True
+        stop = self._stop_retrying = anyio.Event()
         try:
             return await self._attempts(
-                manifests, revision, op, log, prune_enabled, allow_empty, comparison, remove_hooks
-            )
+                manifests, revision, op, log, prune_enabled, allow_empty, comparison, remove_hooks,
+                stop,
+            )  # fmt: skip
         finally:
-            self._syncing = False
+            self._stop_retrying = None
 
     async def _attempts(
         self,
@@ -407,6 +408,7 @@ class SyncEngine:
         allow_empty: bool | None,
         comparison: Comparison | None,
         remove_hooks: bool,
+        stop: anyio.Event,
     ) -> Operation:
         """The attempts of one sync, until success, the retry policy's end, or
         `stop_retrying` (checked after each failed attempt, so a stop asked mid-attempt also
@@ -435,8 +437,8 @@ class SyncEngine:
             delay = policy.backoff(attempt)
             op.message = f"{op.message} (retrying attempt #{attempt} after {delay:g}s)"
             with anyio.move_on_after(delay):
-                await self._stop_retrying.wait()
-            if self._stop_retrying.is_set():
+                await stop.wait()
+            if stop.is_set():
                 op.phase = "Failed"
                 failure = op.message.rpartition(" (retrying")[0]
                 op.message = f"{failure} (retries stopped: {self.stop_reason})"
@@ -546,7 +548,7 @@ class SyncEngine:
     def stop_retrying(self, reason: str) -> None:
         """End a sync that waits to retry (the Application is being deleted): its backoff
         could otherwise hold the Application's reconcile, and so its deletion, for minutes."""
-        if self._syncing:
+        if self._stop_retrying is not None:
             self.stop_reason = reason
             self._stop_retrying.set()
 

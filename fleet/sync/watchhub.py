@@ -65,9 +65,11 @@ class _Stream:
     objects: dict[str, dict[tuple[str, str], Obj]] = field(default_factory=dict)
     """label value -> (namespace, name) -> latest object"""
     listed: bool = False
-    listed_event: anyio.Event = field(default_factory=anyio.Event)
+    settled: anyio.Event | None = None
+    """Set once the stream has listed or ended; made only when `prime` waits for that (an
+    event costs about 700 bytes, and most streams are never waited for)."""
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    ended: anyio.Event = field(default_factory=anyio.Event)
+    done: bool = False
     error: str = ""
 
 
@@ -83,18 +85,19 @@ async def _ignore_event(_kind: str, _obj: Obj) -> None:
     return None
 
 
-async def _first_of(*events: anyio.Event) -> None:
-    """Return once any of `events` is set."""
-    if any(event.is_set() for event in events):
+async def _settled(stream: _Stream) -> None:
+    """Return once `stream` has listed or ended."""
+    if stream.listed or stream.done:
         return
-    async with anyio.create_task_group() as tg:
+    if stream.settled is None:
+        stream.settled = anyio.Event()
+    await stream.settled.wait()
 
-        async def one(event: anyio.Event) -> None:
-            await event.wait()
-            tg.cancel_scope.cancel()
 
-        for event in events:
-            tg.start_soon(one, event)
+def _settle(stream: _Stream) -> None:
+    if stream.settled is not None:
+        stream.settled.set()
+        stream.settled = None
 
 
 class StreamEnded(RuntimeError):
@@ -243,7 +246,7 @@ class WatchHub:
                 waiting.append(stream)
         with anyio.move_on_after(wait):
             for stream in waiting:
-                await _first_of(stream.listed_event, stream.ended)
+                await _settled(stream)
 
     async def _watch(self, key: tuple[int, Resource], stream: _Stream) -> None:
         async def reset(items: list[Obj]) -> None:
@@ -251,7 +254,7 @@ class WatchHub:
             for item in items:
                 grouped.setdefault(_label(item), {})[_name(item)] = item
             stream.objects, stream.listed = grouped, True
-            stream.listed_event.set()
+            _settle(stream)
             for follower in list(stream.followers):
                 await follower.on_reset(list(grouped.get(follower.label, {}).values()))
 
@@ -288,7 +291,8 @@ class WatchHub:
             finally:
                 if self._streams.get(key) is stream:
                     del self._streams[key]  # a new follower opens a fresh stream
-                stream.ended.set()
+                stream.done = True
+                _settle(stream)
                 for follower in list(stream.followers):
                     if follower.on_end is not None:
                         follower.on_end(stream.error or "the watch stopped")
