@@ -20,11 +20,12 @@ first; without the finalizer its resources stay (preserveResourcesOnDeletion).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -43,7 +44,7 @@ from fleet.api.group import ARGOCD_GROUP, FLEET, ApiFlavour
 from fleet.api.project import InvalidProjectError, Project, default_project, parse_project
 from fleet.api.resources import REFRESH_ANNOTATION, RESOURCES_FINALIZER
 from fleet.clusters.manager import ClusterManager
-from fleet.controllers.app_events import EventSink, status_events
+from fleet.controllers.app_events import EventSink, event_basis, status_events
 from fleet.controllers.desired import Desired, DesiredCache, DesiredStateError, source_of
 from fleet.controllers.repos import RepoHub
 from fleet.controllers.shared_objects import SharedObjects
@@ -125,7 +126,9 @@ class _Runtime:
     healer: SelfHealer | None = None
     failed_revision: str = ""
     written: str = ""
-    """The last status document written (JSON, without reconciledAt)."""
+    """Digest of the last status document written (without its timestamps)."""
+    written_basis: dict[str, Any] = field(default_factory=dict)
+    """What the Events of the next status change compare with (app_events.event_basis)."""
     synced_target: str | None = None
     """[source, destination] of the last sync (JSON): a sync of the same revision to the
     same target is not repeated by automated sync without selfHeal."""
@@ -399,6 +402,7 @@ class ApplicationController:
         if rt is None:
             rt = self._runtimes[name] = _Runtime(AppStatus.from_dict(app.get("status")))
             rt.written = self._comparable(app.get("status") or {})
+            rt.written_basis = event_basis(app.get("status") or {})
         if (app.get("metadata") or {}).get("deletionTimestamp"):
             await self._finalize(name, app, rt)
             return None
@@ -731,11 +735,19 @@ class ApplicationController:
 
     @staticmethod
     def _comparable(status: Mapping[str, Any]) -> str:
+        """A digest of `status` without its timestamps (`status` may be the shared hub
+        object: it is not changed)."""
         doc = {k: v for k, v in status.items() if k != "reconciledAt"}
-        for cond in doc.get("conditions") or []:
-            if isinstance(cond, dict):
-                cond.pop("lastTransitionTime", None)
-        return json.dumps(doc, sort_keys=True, default=str)
+        conditions = doc.get("conditions")
+        if isinstance(conditions, list):
+            doc["conditions"] = [
+                {k: v for k, v in c.items() if k != "lastTransitionTime"}
+                if isinstance(c, dict)
+                else c
+                for c in conditions
+            ]
+        text = json.dumps(doc, sort_keys=True, default=str)
+        return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
     async def _write_status(self, name: str, rt: _Runtime) -> None:
         """Patch the status subresource, only when something other than timestamps changed
@@ -755,8 +767,7 @@ class ApplicationController:
             )
         except NotFound:
             return  # deleted meanwhile
-        before = json.loads(rt.written) if rt.written else {}
-        rt.written = text
+        before, rt.written, rt.written_basis = rt.written_basis, text, event_basis(doc)
         self.events.emit(self._event_ref(name), status_events(before, doc))
 
     def _event_ref(self, name: str) -> ObjectRef:

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from fleet.controllers.app_events import AppEvent, appset_events, status_events
+from fleet.controllers.app_events import AppEvent, appset_events, event_basis, status_events
 from fleet.kube import request_json
 from tests.controllers.harness import Scenario, synced_and_healthy
 
@@ -93,6 +93,24 @@ def test_a_sync_start_and_its_end_are_one_event_each() -> None:
         (e.reason, e.message)
         for e in status_events(status(operation=running), status(operation=done))
     ] == [("OperationCompleted", "Sync operation to 0123456 succeeded")]
+
+
+def test_the_basis_kept_of_a_written_status_makes_the_same_events_as_the_whole_status() -> None:
+    running = {"phase": "Running", "startedAt": "2026-12-05T10:00:00Z", "operation": {}}
+    drifted = [{"kind": "ConfigMap", "name": "a", "status": "OutOfSync"}]
+    statuses = [
+        {},
+        status(),
+        status(health="Degraded"),
+        status(sync="OutOfSync", resources=drifted),
+        status(revision="f" * 40),
+        status(operation=running),
+        status(operation=dict(running, phase="Failed", message="boom")),
+        status(operation=dict(running, phase="Succeeded", startedAt="2026-12-05T11:00:00Z")),
+    ]
+    for before in statuses:
+        for after in statuses:
+            assert status_events(event_basis(before), after) == status_events(before, after)
 
 
 def test_a_failed_hook_gets_its_own_event_naming_it() -> None:
