@@ -109,7 +109,7 @@ class ManagerSettings:
     polled by probes on top of its watches. 0 disables."""
     keepalive: float = 2.0
     """Seconds an idle connection stays open: shorter than the probe interval, so an idle
-    cluster holds no TLS connection (~300 KiB each) between probes; busy clusters keep theirs."""
+    cluster holds no TLS connection (~50 KiB each) between probes; busy clusters keep theirs."""
 
 
 WATCH_HEARD_WINDOW = 120.0

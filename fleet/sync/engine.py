@@ -3,7 +3,7 @@ on one cluster.
 
 The controller builds one engine per (Application, cluster) with that cluster's ApiClient
 (`ClusterManager.client(name)`), calls `sync(manifests, revision)` when Git moves or auto-sync
-asks, and runs `SelfHealer(engine).run` in its task group to react to drift. All cluster I/O is
+asks, and attaches a `SelfHealer(engine)` to its task group to react to drift. All cluster I/O is
 through `fleet.kube` (bounded, typed errors); objects are compared with a server-side dry-run
 apply (`diff.py`), so a sync with nothing to change makes no write.
 """
