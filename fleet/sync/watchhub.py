@@ -269,6 +269,9 @@ class WatchHub:
                 if follower.label == label:
                     await follower.on_event(kind, obj)
 
+        # When the hub itself is cancelled (the controller stops), followers stop with it: none
+        # is told (2,000 self-healers would each log their stream's end on every shutdown).
+        stopping = False
         with stream.scope:
             try:
                 await list_and_watch(
@@ -281,6 +284,9 @@ class WatchHub:
                     # no managedFields: an Application whose ignoreDifferences reads them
                     # (AppSpec.reads_managed_fields) watches and lists on its own
                 )
+            except anyio.get_cancelled_exc_class():
+                stopping = not stream.scope.cancel_called  # not a drop or the last leave
+                raise
             except Exception as error:  # one stream never takes the others down
                 stream.error = str(error) or type(error).__name__
                 log.warning(
@@ -293,6 +299,6 @@ class WatchHub:
                     del self._streams[key]  # a new follower opens a fresh stream
                 stream.done = True
                 _settle(stream)
-                for follower in list(stream.followers):
+                for follower in [] if stopping else list(stream.followers):
                     if follower.on_end is not None:
                         follower.on_end(stream.error or "the watch stopped")

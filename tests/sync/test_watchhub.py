@@ -124,6 +124,20 @@ async def test_a_joined_follower_needs_no_task_and_hears_nothing_once_it_leaves(
         assert joined.names == {"a-1", "a-2"} and ends == []
 
 
+async def test_followers_are_not_told_of_an_end_when_the_hub_itself_stops(
+    tmp_path: Path,
+) -> None:
+    ends: list[str] = []
+    async with hub_on_sim(tmp_path) as (api, hub, _tg):
+        joined = Recorder()
+        await hub.join(
+            api, CONFIGMAPS, "app-a", joined.on_reset, joined.on_event, on_end=ends.append
+        )
+        await until(lambda: joined.resets == 1)
+    assert hub.streams == 0  # the hub stopped with its task group, and its stream with it
+    assert ends == []
+
+
 async def test_a_joined_follower_hears_when_its_stream_ends(tmp_path: Path) -> None:
     async with hub_on_sim(tmp_path) as (api, hub, _tg):
         ends: list[str] = []
