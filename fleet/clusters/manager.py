@@ -438,8 +438,12 @@ class ClusterManager:
 
     def _turn_due(self, entry: _Entry, woken: bool) -> None:
         entry.timer = None
-        if not entry.stopped and self._tg is not None:
-            self._tg.start_soon(self._turn, entry, woken, name=f"probe {entry.name}")
+        if entry.stopped or self._tg is None:
+            return
+        if not woken and self._alive_by_traffic(entry):  # a steady fleet: not even a task
+            self._arm(entry, self._next_delay(entry), woken=False)
+            return
+        self._tg.start_soon(self._turn, entry, woken, name=f"probe {entry.name}")
 
     async def _turn(self, entry: _Entry, woken: bool) -> None:
         """One probe, unless the breaker holds it back or (on schedule) traffic proves the
