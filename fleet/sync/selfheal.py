@@ -122,7 +122,13 @@ class SelfHealer:
 
     def _kinds_changed(self) -> None:
         if not self._detached and self._tg is not None:
-            self._tg.start_soon(self._follow_kinds)
+            self._tg.start_soon(self._follow_new_kinds)
+
+    async def _follow_new_kinds(self) -> None:
+        try:
+            await self._follow_kinds()
+        except Exception as error:  # never takes the caller's task group down
+            self._end(StreamEnded(f"self-heal failed: {error or type(error).__name__}"))
 
     async def _follow_kinds(self) -> None:
         wanted = {p.resource for p in self.engine.desired.values() if p.resource is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 
@@ -334,6 +335,28 @@ async def test_a_healer_on_shared_watches_heals_and_ends_with_its_stream(
                 await anyio.sleep(0.05)
         assert "its cluster client was retired" in str(ended[0])
         tg.cancel_scope.cancel()
+
+
+async def test_a_healer_attached_to_shared_watches_holds_no_task_until_something_drifts(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace, self_heal=True)
+    await eng.sync([configmap("a")], "rev1")
+    ended: list[StreamEnded] = []
+    async with anyio.create_task_group() as tg:
+        hub = WatchHub()
+        await tg.start(hub.run)
+        await hub.prime(api, [p.resource for p in eng.desired.values() if p.resource])
+        idle = len(asyncio.all_tasks())
+        await SelfHealer(eng, watches=hub).attach(tg, ended.append)
+        await anyio.sleep(0.2)  # its snapshot handed over, its echoes skipped
+        assert len(asyncio.all_tasks()) == idle
+        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
+        with anyio.fail_after(10):
+            while await get_cm(api, namespace, "a") is None:
+                await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    assert ended == []
 
 
 async def test_extraneous_object_with_ignore_extraneous_keeps_app_synced(
