@@ -443,15 +443,14 @@ class ClusterManager:
         if not woken and self._alive_by_traffic(entry):  # a steady fleet: not even a task
             self._arm(entry, self._next_delay(entry), woken=False)
             return
-        self._tg.start_soon(self._turn, entry, woken, name=f"probe {entry.name}")
+        self._tg.start_soon(self._turn, entry, name=f"probe {entry.name}")
 
-    async def _turn(self, entry: _Entry, woken: bool) -> None:
-        """One probe, unless the breaker holds it back or (on schedule) traffic proves the
-        cluster alive; then the next turn is armed."""
+    async def _turn(self, entry: _Entry) -> None:
+        """One probe, unless the breaker holds it back; then the next turn is armed."""
         entry.probing = anyio.CancelScope()
         try:
             with entry.probing:
-                if entry.breaker.allow() and (woken or not self._alive_by_traffic(entry)):
+                if entry.breaker.allow():
                     await self._probe_once(entry)
         finally:
             entry.probing = None

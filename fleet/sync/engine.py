@@ -138,10 +138,10 @@ class SyncEngine:
         self.write_lock = anyio.Lock()
         self.on_kinds_changed: Callable[[], None] | None = None
         """Called after a compare (the self-healer follows the kinds of the desired objects)."""
-        self.on_progress: Callable[[], Awaitable[None]] | None = None
         self._stop_retrying: anyio.Event | None = None
         """Exists while a sync runs (2,000 idle engines need no event)."""
         self.stop_reason = ""
+        self.on_progress: Callable[[], Awaitable[None]] | None = None
         """Set by the controller: writes the Application's status while a sync waits on hooks,
         so `operationState` shows them Running (as Argo CD does) during a long migration."""
         self.concurrency = max(1, concurrency)

@@ -117,3 +117,13 @@ async def gone(api: client.ApiClient, namespace: str, name: str, timeout: float 
                 return True
             await anyio.sleep(0.05)
     return False
+
+
+async def delete_and_await_recreation(
+    api: client.ApiClient, namespace: str, name: str, timeout: float = 10.0
+) -> None:
+    """Delete the ConfigMap by hand; return once a self-healer has created it again."""
+    await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    with anyio.fail_after(timeout):
+        while await get_cm(api, namespace, name) is None:
+            await anyio.sleep(0.05)

@@ -19,6 +19,7 @@ from fleet.sync.watchhub import StreamEnded, WatchHub
 from tests.sync.conftest import count_requests
 from tests.sync.helpers import (
     configmap,
+    delete_and_await_recreation,
     deployment,
     engine,
     get_cm,
@@ -223,10 +224,7 @@ async def test_sync_compare_and_heal_never_change_the_manifests_they_were_given(
     await eng.sync(manifests, "rev2")
     async with anyio.create_task_group() as tg:
         await tg.start(SelfHealer(eng).run)
-        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
-        with anyio.fail_after(10):
-            while await get_cm(api, namespace, "a") is None:
-                await anyio.sleep(0.05)
+        await delete_and_await_recreation(api, namespace, "a")
         tg.cancel_scope.cancel()
     await eng.compare(manifests)
     assert manifests == given
@@ -298,10 +296,7 @@ async def test_deleted_object_is_recreated_with_self_heal(
     await eng.sync([configmap("a")], "rev1")
     async with anyio.create_task_group() as tg:
         await tg.start(SelfHealer(eng).run)
-        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
-        with anyio.fail_after(10):
-            while await get_cm(api, namespace, "a") is None:
-                await anyio.sleep(0.05)
+        await delete_and_await_recreation(api, namespace, "a")
         tg.cancel_scope.cancel()
 
 
@@ -325,10 +320,7 @@ async def test_a_healer_on_shared_watches_heals_and_ends_with_its_stream(
         with anyio.fail_after(10):
             while hub.streams == 0:
                 await anyio.sleep(0.05)
-        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
-        with anyio.fail_after(10):
-            while await get_cm(api, namespace, "a") is None:
-                await anyio.sleep(0.05)
+        await delete_and_await_recreation(api, namespace, "a")
         hub.drop(api)  # its cluster client retired: the healer ends, to be started again
         with anyio.fail_after(10):
             while not ended:
@@ -351,10 +343,7 @@ async def test_a_healer_attached_to_shared_watches_holds_no_task_until_something
         await SelfHealer(eng, watches=hub).attach(tg, ended.append)
         await anyio.sleep(0.2)  # its snapshot handed over, its echoes skipped
         assert len(asyncio.all_tasks()) == idle
-        await request_json(api, "DELETE", f"/api/v1/namespaces/{namespace}/configmaps/a")
-        with anyio.fail_after(10):
-            while await get_cm(api, namespace, "a") is None:
-                await anyio.sleep(0.05)
+        await delete_and_await_recreation(api, namespace, "a")
         tg.cancel_scope.cancel()
     assert ended == []
 
