@@ -1,9 +1,12 @@
 """Run `python -m fleet.cli ...` under tracemalloc; SIGUSR1 writes where live memory was
 allocated (top lines and top files) to the path in FLEET_MEMTRACE_OUT, then who holds it: live
 tasks by coroutine, garbage awaiting a collection, open sockets against TLS protocol objects,
-Kubernetes objects by kind (count and deep size) and the attributes holding Applications. With
+Kubernetes objects by kind (count and deep size) and the attributes holding Applications (or
+the kinds in FLEET_MEMTRACE_HOLDERS, comma-separated). With
 FLEET_MEMTRACE_DEPTH > 1, also memory by the innermost fleet frame that allocated it (slow: a
-depth of 8 at 200 clusters takes minutes to write).
+depth of 8 at 200 clusters takes minutes to write). With FLEET_MEMTRACE_REFERRERS=1, also who
+holds the events, cancel scopes and locks (slow: each lookup scans the heap; at 1,000 clusters
+it takes more than ten minutes).
 
 Used by fleet_bench (`FLEET_BENCH_TRACEMALLOC=PATH`) to budget memory per cluster and per
 Application. tracemalloc roughly doubles CPU time and adds its own memory, so figures from such
@@ -47,7 +50,8 @@ def _dump(_signum: int, _frame: FrameType | None) -> None:
     lines.extend(_garbage())
     lines.extend(_connections())
     lines.extend(_objects_by_kind())
-    lines.extend(_holders("Application"))
+    for kind in os.environ.get("FLEET_MEMTRACE_HOLDERS", "Application").split(","):
+        lines.extend(_holders(kind.strip()))
     lines.extend(_instances())
     Path(os.environ["FLEET_MEMTRACE_OUT"]).write_text("\n".join(lines) + "\n")
 
@@ -139,6 +143,8 @@ def _instances() -> list[str]:
     for cls, n in counts.most_common(60):
         if n >= 2000 and cls.__module__ not in ("builtins",):
             lines.append(f"{n:9d}  {cls.__module__}.{cls.__qualname__}")
+    if not os.environ.get("FLEET_MEMTRACE_REFERRERS"):
+        return lines
     for cls, n in counts.most_common():
         if n >= 2000 and cls.__name__ in ("Event", "CancelScope", "Lock", "Semaphore"):
             objs = [o for o in gc.get_objects() if type(o) is cls][:50]  # a scan per object

@@ -592,31 +592,14 @@ class ApplicationController:
         desired: Desired,
         operation: Obj | None,
     ) -> None:
-        spec = AppSpec.from_application(app)
         try:
             async with self.manager.use(cluster) as api:
                 engine = self._engine(rt, app, cluster, api)
-                await self._check_kinds(engine, project, desired)
-                refused = syncoptions.manifest_problems(desired.manifests)
-                if refused:  # never silently ignored: the object and the option are named
-                    raise Blocked(COMPARISON_ERROR, "; ".join(refused[:5]))
-                if operation is not None:
-                    await self._operate(name, engine, rt, desired, operation)
-                else:
-                    comparison = await engine.compare(desired.manifests)
-                    # A new revision alone syncs, unless the render has hooks: Argo CD auto-syncs
-                    # only an OutOfSync Application, so a commit elsewhere in the repository must
-                    # not re-run its migration Jobs.
-                    moved = rt.status.revision != desired.revision
-                    wants = not comparison.in_sync or (moved and not has_hooks(desired.manifests))
-                    retrying_failure = rt.failed_revision == desired.revision and not spec.self_heal
-                    # Argo CD: without selfHeal, automated sync never re-syncs a revision it
-                    # already synced; live drift only turns the Application OutOfSync.
-                    done = not spec.self_heal and self._already_synced(app, rt, desired.revision)
-                    if spec.automated and wants and not retrying_failure and not done:
-                        await self._sync(engine, rt, desired, None, comparison)
-                    else:
-                        rt.status.revision = desired.revision
+                try:
+                    await self._check_kinds(engine, project, desired)
+                    await self._compare_or_operate(name, engine, rt, app, desired, operation)
+                finally:
+                    engine.release_stamped()
         except KubeError as error:
             raise Blocked(
                 COMPARISON_ERROR, f"cluster {cluster!r}: {error.message or error}", retry=True
@@ -631,6 +614,39 @@ class ApplicationController:
         # Always watched: drift is healed with automated selfHeal, and otherwise still seen
         # within seconds (the Application turns OutOfSync), as with Argo CD's live cache.
         await self._ensure_healer(name, rt)
+
+    async def _compare_or_operate(
+        self,
+        name: str,
+        engine: SyncEngine,
+        rt: _Runtime,
+        app: Obj,
+        desired: Desired,
+        operation: Obj | None,
+    ) -> None:
+        """The requested operation, or else a compare and, where automated sync wants it, a
+        sync."""
+        refused = syncoptions.manifest_problems(desired.manifests)
+        if refused:  # never silently ignored: the object and the option are named
+            raise Blocked(COMPARISON_ERROR, "; ".join(refused[:5]))
+        if operation is not None:
+            await self._operate(name, engine, rt, desired, operation)
+            return
+        spec = AppSpec.from_application(app)
+        comparison = await engine.compare(desired.manifests)
+        # A new revision alone syncs, unless the render has hooks: Argo CD auto-syncs only an
+        # OutOfSync Application, so a commit elsewhere in the repository must not re-run its
+        # migration Jobs.
+        moved = rt.status.revision != desired.revision
+        wants = not comparison.in_sync or (moved and not has_hooks(desired.manifests))
+        retrying_failure = rt.failed_revision == desired.revision and not spec.self_heal
+        # Argo CD: without selfHeal, automated sync never re-syncs a revision it already
+        # synced; live drift only turns the Application OutOfSync.
+        done = not spec.self_heal and self._already_synced(app, rt, desired.revision)
+        if spec.automated and wants and not retrying_failure and not done:
+            await self._sync(engine, rt, desired, None, comparison)
+        else:
+            rt.status.revision = desired.revision
 
     async def _check_kinds(self, engine: SyncEngine, project: Project, desired: Desired) -> None:
         scopes: dict[tuple[str, str], bool | None] = {}

@@ -68,17 +68,78 @@ NO_OPTIONS: frozenset[str] = frozenset()
 a singleton, and each costs 216 bytes)."""
 
 
-@dataclass(slots=True)
-class Planned:
-    """One desired object, resolved and compared with the cluster."""
+Restamp = Callable[[Resource, Obj], Obj]
+"""Rebuilds a released Planned's stamped object from its manifest (`SyncEngine._stamped`)."""
 
-    key: Key
-    obj: Obj  # stamped desired object
-    resource: Resource | None
-    live: Obj | None
-    out_of_sync: bool
-    message: str = ""
-    options: frozenset[str] = NO_OPTIONS
+
+class Planned:
+    """One desired object, resolved and compared with the cluster.
+
+    Why its stamped object can be released: the engine keeps a Planned for every desired
+    object for its Application's life (self-heal re-applies from it), and each stamped object
+    has a top level, metadata, labels, annotations and tracking id of its own (about 15 MiB at
+    1,000 clusters x 20 objects), where the manifest it came from is the render cache's,
+    shared. `release()` drops the stamped object when a compare or sync is done with it; `obj`
+    rebuilds it, equal, from the manifest on the next use (a heal, a dry run)."""
+
+    __slots__ = (
+        "_manifest", "_obj", "_restamp", "key", "live", "message", "options", "out_of_sync",
+        "resource",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        key: Key,
+        obj: Obj,
+        resource: Resource | None,
+        live: Obj | None,
+        out_of_sync: bool,
+        message: str = "",
+        options: frozenset[str] = NO_OPTIONS,
+        *,
+        manifest: Obj | None = None,
+        restamp: Restamp | None = None,
+    ) -> None:
+        self.key = key
+        self._obj: Obj | None = obj
+        self.resource = resource
+        self.live = live
+        self.out_of_sync = out_of_sync
+        self.message = message
+        self.options = options
+        self._manifest = manifest
+        self._restamp = restamp
+
+    @property
+    def obj(self) -> Obj:
+        """The stamped desired object (never edited in place: see fleet.sync.tracking.stamp)."""
+        obj = self._obj
+        if obj is None:
+            assert self.resource is not None and self._manifest is not None and self._restamp
+            obj = self._obj = self._restamp(self.resource, self._manifest)
+        return obj
+
+    def adopt(self, fresh: Planned) -> None:
+        """Take the resolution and comparison of `fresh`, a new plan of the same object (one
+        whose kind was unknown until its CRD was applied)."""
+        self._obj, self._manifest, self._restamp = fresh._obj, fresh._manifest, fresh._restamp
+        self.resource, self.live, self.out_of_sync = fresh.resource, fresh.live, fresh.out_of_sync
+
+    @property
+    def holds_stamped(self) -> bool:
+        """Whether the stamped object is held now (False between uses, once released)."""
+        return self._obj is not None
+
+    def release(self) -> None:
+        """Drop the stamped object until it is next used (only where it can be rebuilt)."""
+        if self._restamp is not None and self.resource is not None:
+            self._obj = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Planned({self.key!r}, resource={self.resource!r}, out_of_sync={self.out_of_sync},"
+            f" message={self.message!r})"
+        )
 
 
 @dataclass
@@ -123,6 +184,7 @@ class SyncEngine:
         self.writes = 0
         """Write requests this engine sent (applies, creates, deletes; not dry-runs)."""
         self.desired: dict[Key, Planned] = {}
+        self._restamp: Restamp = self._stamped  # one bound method for every Planned
         self.verified: dict[Key, tuple[str, str]] = {}
         """Key -> (digest of the desired document, resourceVersion) known to be in sync (written
         or checked)."""
@@ -165,14 +227,17 @@ class SyncEngine:
         res = await self.discovery.resolve(
             str(obj.get("apiVersion", "")), str(obj.get("kind")), wait=wait
         )
-        out = dict(obj)
-        meta = dict(out.get("metadata") or {})
+        return res, self._stamped(res, obj)
+
+    def _stamped(self, res: Resource, obj: Obj) -> Obj:
+        """`obj` in the destination namespace (a namespaced kind without one), with fleet's
+        tracking marks; a cluster-scoped kind loses any namespace."""
+        meta = dict(obj.get("metadata") or {})
         if res.namespaced and not meta.get("namespace") and self.spec.namespace:
             meta["namespace"] = self.spec.namespace
         elif not res.namespaced:
             meta.pop("namespace", None)
-        out["metadata"] = meta
-        return res, stamp(self.spec.app, out)
+        return stamp(self.spec.app, {**obj, "metadata": meta})
 
     async def predict(self, plan: Planned) -> Obj:
         """The object as it would be after fleet's apply (server-side dry run)."""
@@ -218,7 +283,7 @@ class SyncEngine:
         key = key_of(stamped)
         if live is None and not (listed and not self._apply_options(opts).replace):
             live = await applier.get(self.api, res, stamped, timeout=self.timeout)
-        plan = Planned(key, stamped, res, live, True, "", opts)
+        plan = Planned(key, stamped, res, live, True, "", opts, manifest=obj, restamp=self._restamp)
         if live is None:
             plan.message = "missing"
             return plan
@@ -483,6 +548,12 @@ class SyncEngine:
         self.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), result)
         return result
 
+    def release_stamped(self) -> None:
+        """Drop the stamped desired objects until they are next used (see Planned): for the
+        controller once it is done with a compare or sync."""
+        for plan in self.desired.values():
+            plan.release()
+
     def mark_verified(self, key: Key, desired_fingerprint: str, live: Obj) -> None:
         """`live` is what fleet wants (just written, or checked by a dry run)."""
         version = str((live.get("metadata") or {}).get("resourceVersion", ""))
@@ -613,8 +684,7 @@ class SyncEngine:
         async def one(plan: Planned) -> None:
             if plan.resource is None:  # a custom resource whose CRD was just applied
                 fresh = await self.plan(plan.obj, wait=10.0)
-                plan.resource, plan.obj, plan.live = fresh.resource, fresh.obj, fresh.live
-                plan.out_of_sync = fresh.out_of_sync
+                plan.adopt(fresh)
             if not plan.out_of_sync:
                 return
             wave = ordering.wave_of(plan.obj)

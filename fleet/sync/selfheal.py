@@ -225,7 +225,10 @@ class SelfHealer:
             plan = self.engine.desired.get(key)
             if plan is None or plan.resource is None:
                 return
-            await self._heal_one(plan, live)
+            try:
+                await self._heal_one(plan, live)
+            finally:
+                plan.release()  # rebuilt for the next heal (see Planned)
         except KubeError as error:
             self.engine.log.warning("selfheal.failed", object=describe(key), error=error.message)
 

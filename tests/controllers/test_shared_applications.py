@@ -1,4 +1,5 @@
-"""Each Application version is held once in a process, though two controllers watch it."""
+"""Each Application version is held once in a process, though two controllers watch it; its
+desired objects are held stamped only while a reconcile uses them."""
 
 from __future__ import annotations
 
@@ -70,3 +71,23 @@ async def test_both_controllers_hold_the_same_object_for_each_application(
             ):
                 await anyio.sleep(0.05)
         assert all(apps.apps[name] is appsets._apps[name] for name in apps.apps)
+
+
+@pytest.mark.anyio
+async def test_no_engine_holds_a_stamped_object_between_reconciles(sim_scenario: Scenario) -> None:
+    scenario = sim_scenario
+    for member in scenario.env.members:
+        await scenario.register(member)
+    await scenario.apply_appset(scenario.appset())
+    async with scenario.controller() as controller:
+        await scenario.wait_apps(
+            lambda apps: len(apps) == 6 and all(synced_and_healthy(a) for a in apps.values()),
+            timeout=60,
+        )
+        apps = controller.applications
+        assert apps is not None
+        engines = [rt.engine for rt in apps._runtimes.values() if rt.engine is not None]
+        assert len(engines) == 6
+        plans = [plan for engine in engines for plan in engine.desired.values()]
+        assert plans
+        assert not any(plan.holds_stamped for plan in plans)

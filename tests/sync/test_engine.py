@@ -230,6 +230,29 @@ async def test_sync_compare_and_heal_never_change_the_manifests_they_were_given(
     assert manifests == given
 
 
+async def test_a_released_engine_heals_with_the_same_stamped_object(
+    api: client.ApiClient, namespace: str
+) -> None:
+    # The engine drops its stamped objects between uses and rebuilds them from the manifests:
+    # a heal must re-create the object in the destination namespace with fleet's marks.
+    eng = engine(api, namespace, self_heal=True)
+    await eng.sync([configmap("a"), deployment("web")], "rev1")
+    stamped = {key: copy.deepcopy(plan.obj) for key, plan in eng.desired.items()}
+    eng.release_stamped()
+    assert not any(plan.holds_stamped for plan in eng.desired.values())
+    async with anyio.create_task_group() as tg:
+        await tg.start(SelfHealer(eng).run)
+        await delete_and_await_recreation(api, namespace, "a")
+        tg.cancel_scope.cancel()
+    live = await get_cm(api, namespace, "a")
+    assert live is not None
+    assert live["metadata"]["labels"][LABEL] == eng.spec.app.label_value
+    assert live["metadata"]["annotations"][ANNOTATION] == (
+        f"argocd/{eng.spec.app.name}:/ConfigMap:{namespace}/a"
+    )
+    assert {key: plan.obj for key, plan in eng.desired.items()} == stamped
+
+
 async def test_restarted_engine_resync_makes_no_writes(
     api: client.ApiClient, namespace: str
 ) -> None:
