@@ -31,17 +31,23 @@ def request_timeout(seconds: float) -> aiohttp.ClientTimeout:
 async def call(
     operation: Callable[[], Awaitable[T]], *, timeout: float | None = DEFAULT_TIMEOUT
 ) -> T:
-    """Run one library call under `anyio.fail_after(timeout)`, mapping failures to KubeError.
+    """Run one library call with a deadline of `timeout` seconds (TimeoutError), mapping
+    failures to KubeError.
 
     The callable must itself pass `_request_timeout`; this outer bound also covers token
     refresh hooks and connection setup. `timeout=None`: no outer bound (the callable's own
     bounds cover everything it does).
+
+    Why a bare cancel scope, not `anyio.fail_after`: that is two generator-based context
+    managers (fail_after, fail_at) held for as long as the call waits, and every open watch
+    waits here for its next line: about 3 KiB each, 6 MiB at 1,000 clusters.
     """
     try:
         if timeout is None:
             return await operation()
-        with anyio.fail_after(timeout):
+        with anyio.CancelScope(deadline=anyio.current_time() + timeout):
             return await operation()
+        raise TimeoutError  # only the deadline cancels this scope: no one else holds it
     except Exception as exc:
         mapped = translate(exc)
         if mapped is None:
