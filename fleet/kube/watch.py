@@ -83,13 +83,14 @@ def _readable(obj: Mapping[str, Any], path: str, raw: bytes = b"") -> bool:
     return True
 
 
-def _slim(obj: Any) -> Any:
-    """Drop `metadata.managedFields`: often most of an object's size, never read from a watch
-    but by ignoreDifferences' managedFieldsManagers (whose callers keep them)."""
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
+def _held(obj: Any, managed_fields: bool) -> Any:
+    """`obj` as the caller keeps it: without `metadata.managedFields` (often most of an
+    object's size, never read from a watch but by ignoreDifferences' managedFieldsManagers,
+    whose callers ask for them) and with its short strings shared (jsonbody.share_strings)."""
+    meta = obj.get("metadata") if isinstance(obj, dict) and not managed_fields else None
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
-    return obj
+    return jsonbody.share_strings(obj)
 
 
 async def _stream(
@@ -137,10 +138,9 @@ async def _stream(
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if isinstance(rv, str) and rv:
                 resource_version = rv
-            if not managed_fields:
-                _slim(obj)
             if kind == "DELETED" or (kind in ("ADDED", "MODIFIED") and _readable(obj, path, line)):
-                await on_event(kind, obj)  # a deletion always passes: its name is all that counts
+                # a deletion always passes: its name is all that counts
+                await on_event(kind, _held(obj, managed_fields))
 
 
 async def _relist(
@@ -156,9 +156,7 @@ async def _relist(
     which holds its caller's frame for as long as it runs (on a restart over 2,000
     Applications, a second copy of each, stale after its first event)."""
     listing = await request_json(api, "GET", path, query=dict(query), timeout=timeout)
-    items = [
-        i if managed_fields else _slim(i) for i in listing.get("items") or [] if _readable(i, path)
-    ]
+    items = [_held(i, managed_fields) for i in listing.get("items") or [] if _readable(i, path)]
     await on_reset(items)
     return str((listing.get("metadata") or {}).get("resourceVersion") or "")
 

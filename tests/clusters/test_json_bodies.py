@@ -36,3 +36,27 @@ def test_a_body_that_is_not_json_is_a_value_error() -> None:
 
 def test_a_number_beyond_a_double_decodes_as_the_standard_library_does() -> None:
     assert jsonbody.loads(b'{"x": 1e400}') == {"x": float("inf")}
+
+
+def test_equal_short_string_values_of_two_documents_become_one_object() -> None:
+    body = b'{"status": {"sync": "Synced", "resources": [{"kind": "ConfigMap"}]}}'
+    first = jsonbody.share_strings(jsonbody.loads(body))
+    second = jsonbody.share_strings(jsonbody.loads(body))
+    assert first == jsonbody.loads(body)
+    assert first["status"]["sync"] is second["status"]["sync"]
+    assert first["status"]["resources"][0]["kind"] is second["status"]["resources"][0]["kind"]
+
+
+def test_long_string_values_are_left_as_they_are() -> None:
+    text = "x" * (jsonbody.SHARED_MAX + 1)
+    body = json.dumps({"data": {"big": text}}).encode()
+    first, second = (jsonbody.share_strings(jsonbody.loads(body)) for _ in range(2))
+    assert first["data"]["big"] == second["data"]["big"] == text
+    assert first["data"]["big"] is not second["data"]["big"]
+
+
+def test_sharing_walks_nesting_deeper_than_the_recursion_limit() -> None:
+    doc: list[object] = ["leaf"]
+    for _ in range(20_000):
+        doc = [doc]
+    assert jsonbody.share_strings(doc) is doc

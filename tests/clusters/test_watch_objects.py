@@ -1,5 +1,6 @@
 """Objects a watch hands over come without managedFields (often most of an object's size, and
-every cache of Applications, Clusters or live objects held them), unless the caller asks."""
+every cache of Applications, Clusters or live objects held them), unless the caller asks, and
+share their short strings with every other object held."""
 
 from __future__ import annotations
 
@@ -75,6 +76,12 @@ async def test_listed_and_watched_objects_come_without_managed_fields(tmp_path: 
     seen = await seen_objects(tmp_path, managed_fields=False)
     assert [o["metadata"]["name"] for o in seen] == ["listed", "watched"]
     assert all("managedFields" not in o["metadata"] for o in seen)
+
+
+async def test_a_listed_and_a_watched_object_share_their_equal_values(tmp_path: Path) -> None:
+    listed, watched = await seen_objects(tmp_path, managed_fields=False)
+    assert listed["data"]["key"] is watched["data"]["key"]
+    assert listed["metadata"]["namespace"] is watched["metadata"]["namespace"]
 
 
 async def test_a_caller_that_reads_managed_fields_gets_them(tmp_path: Path) -> None:
