@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -54,10 +55,10 @@ from fleet.api.resources import APPLICATION, APPLICATION_SET, CLUSTER  # noqa: E
 from fleet.kube import (  # noqa: E402
     Conflict,
     Credentials,
-    KubeError,
     build_api_client,
     request_json,
 )
+from fleet.kube.watch import list_and_watch  # noqa: E402
 from fleet.logging import configure_logging  # noqa: E402
 
 NAMESPACE = "fleet-system"
@@ -442,39 +443,63 @@ def appset(repo_url: str) -> dict[str, Any]:
     }
 
 
-async def converged(hub: Any, expected: int, revision: str | None) -> tuple[int, int]:
-    """(Applications Synced and Healthy [at revision], Applications listed)."""
-    listing = await request_json(hub, "GET", APPLICATION.collection(NAMESPACE), timeout=60)
-    items = listing.get("items") or []
-    done = 0
-    for app in items:
-        status = app.get("status") or {}
-        sync = status.get("sync") or {}
-        if (
-            sync.get("status") == "Synced"
-            and (status.get("health") or {}).get("status") == "Healthy"
-            and (revision is None or sync.get("revision") == revision)
-        ):
-            done += 1
-    return done, len(items)
+def _converged(app: dict[str, Any], revision: str | None) -> bool:
+    """Synced and Healthy [at `revision`]."""
+    status = app.get("status") or {}
+    sync = status.get("sync") or {}
+    return (
+        sync.get("status") == "Synced"
+        and (status.get("health") or {}).get("status") == "Healthy"
+        and (revision is None or sync.get("revision") == revision)
+    )
 
 
 async def wait_converged(
     hub: Any, expected: int, revision: str | None, timeout: float, started: float
 ) -> float:
-    last = (0, 0)
+    """Seconds from `started` until `expected` Applications are Synced and Healthy [at
+    `revision`], as a watch of the hub's Applications sees them: exact to the event, and
+    cheap for the machine under test. (It polled with a LIST of every Application every 2 s:
+    at 2,000 Applications, 9 MB encoded by the hub and decoded here each time, a few CPU
+    seconds per run on the 2 cores the controller runs on, and up to 2 s late.)"""
+    done: set[str] = set()
+    finished = anyio.Event()
+    at = 0.0
+
+    def note(kind: str, app: dict[str, Any]) -> None:
+        nonlocal at
+        name = str((app.get("metadata") or {}).get("name"))
+        if kind != "DELETED" and _converged(app, revision):
+            done.add(name)
+        else:
+            done.discard(name)
+        if len(done) >= expected and not finished.is_set():
+            at = time.perf_counter()
+            finished.set()
+
+    async def on_reset(items: list[dict[str, Any]]) -> None:
+        done.clear()
+        for item in items:
+            note("ADDED", item)
+
+    async def on_event(kind: str, obj: dict[str, Any]) -> None:
+        note(kind, obj)
+
     with anyio.fail_after(timeout):
-        while True:
-            try:
-                last = await converged(hub, expected, revision)
-            except (KubeError, TimeoutError):  # a hub too busy to answer one poll: poll again
-                await anyio.sleep(2.0)
-                continue
-            if last[0] == expected:
-                return time.perf_counter() - started
-            # A LIST of every Application: light on the hub up to a few thousand; at 10,000
-            # (some 15 MB a LIST) every 5 s, so the figure is at most that much late.
-            await anyio.sleep(max(2.0, min(5.0, expected / 2000)))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                functools.partial(
+                    list_and_watch,
+                    hub,
+                    APPLICATION.collection(NAMESPACE),
+                    on_reset=on_reset,
+                    on_event=on_event,
+                    request_timeout=60,
+                )
+            )
+            await finished.wait()
+            tg.cancel_scope.cancel()
+    return at - started
 
 
 # -- metrics -----------------------------------------------------------------------------------
