@@ -8,9 +8,10 @@ cluster's client must be closed exactly once, when it is removed or its credenti
 Each probe of a cluster is its own task inside the manager's task group (started by a timer:
 an idle cluster holds no task), so a hanging cluster only ever delays its own probe (bounded by
 `probe_timeout`). Probes run every `probe_interval`
-(+-20% jitter) while the breaker is closed, and on the breaker's exponential backoff while it
-is open (each of those is the half-open trial). A global `probe_limiter` keeps 1,000 clusters
-from opening 1,000 TLS handshakes at the same instant.
+(+-20% jitter) while the breaker is closed, stretched up to `idle_backoff` times for a Ready
+cluster that nothing else uses and whose answer does not change, and on the breaker's
+exponential backoff while it is open (each of those is the half-open trial). A global
+`probe_limiter` keeps 1,000 clusters from opening 1,000 TLS handshakes at the same instant.
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ class ManagerSettings:
     """Skip an active probe of a Ready cluster while its other traffic (syncs, watches) keeps
     succeeding, for up to this many seconds since the last real probe: an idle fleet is not
     polled by probes on top of its watches. 0 disables."""
+    idle_backoff: float = 6.0
+    """A Ready cluster that its probes keep finding unchanged and that nothing else uses (no
+    Application there yet) is probed less often: the interval doubles with each unchanged
+    probe, up to this many times probe_interval (60 s at the default 10 s). Every probe opens a
+    TLS connection (the keep-alive is shorter than the interval), so 1,000 such clusters cost
+    100 handshakes a second at 10 s; Argo CD does not monitor a cluster without Applications at
+    all. A failure, a changed answer, failing traffic or new credentials start again at
+    probe_interval. 1 disables."""
     keepalive: float = 2.0
     """Seconds an idle connection stays open: shorter than the probe interval, so an idle
     cluster holds no TLS connection (~50 KiB each) between probes; busy clusters keep theirs."""
@@ -189,6 +198,8 @@ class _Entry:
         self.stopped = False
         self.log = log.bind(cluster=name)
         self.probes = 0
+        self.unchanged = 0
+        """Probes in a row that found the cluster Ready and as before (see idle_backoff)."""
 
 
 def _counts_against_breaker(error: BaseException) -> bool:
@@ -421,7 +432,10 @@ class ClusterManager:
             return 0.0
         if entry.breaker.state is not State.CLOSED:
             return max(0.05, entry.breaker.seconds_until_retry())
-        return self.settings.probe_interval * random.uniform(0.8, 1.2)
+        stretch = 1.0
+        if entry.last_ok <= entry.last_probed:  # no traffic since (the probe's own is before)
+            stretch = min(2.0**entry.unchanged, max(1.0, self.settings.idle_backoff))
+        return self.settings.probe_interval * stretch * random.uniform(0.8, 1.2)
 
     # A cluster holds no task between probes: a timer starts each turn (1,000 clusters held
     # 1,000 sleeping tasks, about 6 KiB each).
@@ -465,6 +479,7 @@ class ClusterManager:
         probe_interval, so an outage seen by many requests costs one probe."""
         if entry.stopped:
             return
+        entry.unchanged = 0
         if entry.probing is not None:
             entry.woken = True
         elif entry.timer is None or not entry.timer_woken:
@@ -511,15 +526,20 @@ class ClusterManager:
     async def _probe_once(self, entry: _Entry) -> None:
         entry.probes += 1
         check_access = self._access_check_due(entry)
-        async with self.probe_limiter:
-            try:
-                result = await probe(
-                    entry.slot.api, timeout=self.settings.probe_timeout, check_access=check_access
-                )
-            except KubeError as error:  # e.g. an exec plugin that failed (ExecError)
-                result = failure(error)
-            except ValueError as error:  # CredentialsError from the exec provider
-                result = ProbeResult(True, False, "CredentialsError", str(error))
+        slot = entry.slot  # held, so new credentials do not close it under the probe
+        slot.active += 1
+        try:
+            async with self.probe_limiter:
+                try:
+                    result = await probe(
+                        slot.api, timeout=self.settings.probe_timeout, check_access=check_access
+                    )
+                except KubeError as error:  # e.g. an exec plugin that failed (ExecError)
+                    result = failure(error)
+                except ValueError as error:  # CredentialsError from the exec provider
+                    result = ProbeResult(True, False, "CredentialsError", str(error))
+        finally:
+            await slot.release()
         entry.last_probed = time.monotonic()  # after: the probe's own requests are not "traffic"
         if check_access and result.ready:
             entry.last_access_check = entry.last_probed
@@ -562,6 +582,7 @@ class ClusterManager:
             breaker=entry.breaker.state.value,
             probes=old.probes + 1,
         )
+        entry.unchanged = entry.unchanged + 1 if result.ready and not changed else 0
         if changed:
             entry.log.info(
                 "cluster.health_changed",

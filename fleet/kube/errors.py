@@ -177,8 +177,12 @@ def translate(exc: BaseException) -> KubeError | None:
         return from_status(exc.status, None, exc.headers)
     if isinstance(exc, ConnectionError | OSError):
         return Unreachable(type(exc).__name__, kind="connection")
-    if isinstance(exc, RuntimeError) and str(exc) == "Session is closed":
+    if (isinstance(exc, RuntimeError) and str(exc) == "Session is closed") or (
+        isinstance(exc, aiohttp.ClientConnectionError) and str(exc) == "Connector is closed."
+    ):
         # aiohttp, for a request on a client closed meanwhile (its credentials rotated, or its
         # cluster's shard moved away): no answer from this client, ever.
         return Unreachable("the cluster's client was closed", kind="connection")
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return Unreachable(str(exc) or type(exc).__name__, kind="connection")
     return None

@@ -162,7 +162,9 @@ class SimServer:
         handler = self._runner.server
         for connection in handler.connections if handler is not None else ():
             transport = connection.transport
-            if transport is not None and transport.get_extra_info("sockname")[1] == listener[0]:
+            # a connection already closing has no sockname any more: nothing to abort
+            sockname = transport.get_extra_info("sockname") if transport is not None else None
+            if transport is not None and sockname is not None and sockname[1] == listener[0]:
                 transport.abort()
 
     async def start(self) -> None:

@@ -90,6 +90,18 @@ async def test_a_request_on_a_client_closed_meanwhile_is_unreachable_not_a_crash
         await request_json(api, "GET", "/version", timeout=5)
 
 
+def test_a_request_whose_connector_closed_under_it_is_unreachable_not_a_crash() -> None:
+    # The same race one step later: the session was open when the request began, and its
+    # connector closed before the request got a connection.
+    error = translate(aiohttp.ClientConnectionError("Connector is closed."))
+    assert isinstance(error, Unreachable)
+    assert error.condition_reason == "ConnectionRefused"
+
+
+def test_any_other_client_connection_error_is_unreachable() -> None:
+    assert isinstance(translate(aiohttp.ClientConnectionError("odd")), Unreachable)
+
+
 def test_a_timeout_is_unreachable_timeout() -> None:
     error = translate(TimeoutError())
     assert isinstance(error, Unreachable)

@@ -172,7 +172,7 @@ async def test_a_cluster_busy_with_other_traffic_is_not_probed_but_an_idle_one_i
     sim_env: Env,
 ) -> None:
     busy, idle = sim_env.members[0], sim_env.members[1]
-    settings = replace(FAST, probe_interval=0.2, passive_health=60.0)
+    settings = replace(FAST, probe_interval=0.2, passive_health=60.0, idle_backoff=1.0)
     async with ClusterManager(settings) as manager:
         await manager.upsert("busy", creds(busy))
         await manager.upsert("idle", creds(idle))
@@ -195,7 +195,7 @@ async def test_a_cluster_whose_watch_keeps_delivering_is_not_probed_even_past_pa
     """A steady fleet sends nothing beyond its open watches: a watch line (event or bookmark)
     proves the cluster serves this client, so it stands in for probes with no time limit."""
     watched, idle = sim_env.members[0], sim_env.members[1]
-    settings = replace(FAST, probe_interval=0.2, passive_health=0.3)
+    settings = replace(FAST, probe_interval=0.2, passive_health=0.3, idle_backoff=1.0)
     async with ClusterManager(settings) as manager, anyio.create_task_group() as tg:
         await manager.upsert("watched", creds(watched))
         await manager.upsert("idle", creds(idle))
@@ -282,3 +282,57 @@ async def test_registered_clusters_hold_no_task_between_probes_and_are_still_pro
             while len(asyncio.all_tasks()) > before:
                 await anyio.sleep(0.01)
         assert all(manager.health(f"m{i}").ready for i in range(len(sim_env.members)))
+
+
+async def test_an_unused_ready_cluster_is_probed_less_often_up_to_the_idle_backoff(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    settings = replace(FAST, probe_interval=0.1, idle_backoff=4.0)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("m1", creds(member))
+        await manager.wait_for("m1", lambda h: h.ready is True, timeout=10)
+        start = manager.health("m1").probes
+        await anyio.sleep(3.0)
+        probes = manager.health("m1").probes - start
+    # every 0.1 s (+-20 %) would be about 30; doubling to at most 0.4 s, at most 3 s / 0.32 s
+    assert 2 <= probes <= 10
+
+
+async def test_an_unused_cluster_that_goes_away_is_seen_within_the_stretched_interval(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    settings = replace(FAST, probe_interval=0.1, idle_backoff=4.0, breaker_threshold=1)
+    async with ClusterManager(settings) as manager:
+        await manager.upsert("m1", creds(member))
+        await manager.wait_for("m1", lambda h: h.ready is True and h.probes >= 4, timeout=10)
+        member.sim.faults.refuse = True
+        try:
+            await manager.wait_for("m1", lambda h: h.reachable is False, timeout=5)
+        finally:
+            member.sim.faults.refuse = False
+        # back: probed at probe_interval again until it is found Ready
+        await manager.wait_for("m1", lambda h: h.ready is True, timeout=5)
+
+
+async def test_new_credentials_do_not_close_the_client_under_a_running_probe(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    seen: list[str] = []
+
+    async def sink(_name: str, health: Any) -> None:
+        seen.append(health.reason)
+
+    member.sim.faults.latency = 0.5
+    try:
+        async with ClusterManager(FAST, sink) as manager:
+            await manager.upsert("m1", creds(member))
+            await anyio.sleep(0.2)  # the first probe waits for its answer
+            same_server = replace(creds(member), server=member.server + "/")  # new fingerprint
+            assert await manager.upsert("m1", same_server)
+            await manager.wait_for("m1", lambda h: h.probes >= 2, timeout=10)
+    finally:
+        member.sim.faults.latency = 0
+    assert seen and set(seen) == {"Connected"}
