@@ -723,7 +723,9 @@ class HubRegistry:
     async def _write_status(self, name: str, health: ClusterHealth) -> None:
         """One write at a time per Cluster, each from the latest health and notes, so a
         slower earlier write never lands last with stale content."""
-        lock = self._status_locks.setdefault(name, anyio.Lock())
+        lock = self._status_locks.get(name)
+        if lock is None:  # not setdefault: that would build a Lock on every status write
+            lock = self._status_locks[name] = anyio.Lock()
         async with lock:
             obj = self.clusters.get(name)
             if obj is None:
