@@ -60,6 +60,7 @@ from fleet.kube import (  # noqa: E402
 )
 from fleet.kube.watch import list_and_watch  # noqa: E402
 from fleet.logging import configure_logging  # noqa: E402
+from tests.controllers.harness import synced_and_healthy  # noqa: E402
 
 NAMESPACE = "fleet-system"
 SECRET = "bench-webhook-secret"
@@ -443,17 +444,6 @@ def appset(repo_url: str) -> dict[str, Any]:
     }
 
 
-def _converged(app: dict[str, Any], revision: str | None) -> bool:
-    """Synced and Healthy [at `revision`]."""
-    status = app.get("status") or {}
-    sync = status.get("sync") or {}
-    return (
-        sync.get("status") == "Synced"
-        and (status.get("health") or {}).get("status") == "Healthy"
-        and (revision is None or sync.get("revision") == revision)
-    )
-
-
 async def wait_converged(
     hub: Any, expected: int, revision: str | None, timeout: float, started: float
 ) -> float:
@@ -469,7 +459,7 @@ async def wait_converged(
     def note(kind: str, app: dict[str, Any]) -> None:
         nonlocal at
         name = str((app.get("metadata") or {}).get("name"))
-        if kind != "DELETED" and _converged(app, revision):
+        if kind != "DELETED" and synced_and_healthy(app, revision):
             done.add(name)
         else:
             done.discard(name)

@@ -136,6 +136,15 @@ class _Slot:
         self.active = 0
         self.retired = False
 
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[ApiClient]:
+        """The client, kept open while held even if it is retired meanwhile."""
+        self.active += 1
+        try:
+            yield self.api
+        finally:
+            await self.release()
+
     async def release(self) -> None:
         self.active -= 1
         if self.retired and self.active == 0:
@@ -394,19 +403,16 @@ class ClusterManager:
         self.client(name)
         async with entry.limiter:
             self.client(name)  # the breaker may have opened while we waited for the slot
-            slot = entry.slot
-            slot.active += 1
-            try:
-                yield slot.api
-            except Exception as exc:
-                mapped = translate(exc)
-                if mapped is not None and _counts_against_breaker(mapped):
-                    self._record_failure(entry, mapped)
-                if mapped is not None and mapped is not exc:
-                    raise mapped from None
-                raise
-            finally:
-                await slot.release()
+            async with entry.slot.held() as api:
+                try:
+                    yield api
+                except Exception as exc:
+                    mapped = translate(exc)
+                    if mapped is not None and _counts_against_breaker(mapped):
+                        self._record_failure(entry, mapped)
+                    if mapped is not None and mapped is not exc:
+                        raise mapped from None
+                    raise
 
     # -- probing -----------------------------------------------------------------------------
 
@@ -526,20 +532,16 @@ class ClusterManager:
     async def _probe_once(self, entry: _Entry) -> None:
         entry.probes += 1
         check_access = self._access_check_due(entry)
-        slot = entry.slot  # held, so new credentials do not close it under the probe
-        slot.active += 1
-        try:
-            async with self.probe_limiter:
-                try:
-                    result = await probe(
-                        slot.api, timeout=self.settings.probe_timeout, check_access=check_access
-                    )
-                except KubeError as error:  # e.g. an exec plugin that failed (ExecError)
-                    result = failure(error)
-                except ValueError as error:  # CredentialsError from the exec provider
-                    result = ProbeResult(True, False, "CredentialsError", str(error))
-        finally:
-            await slot.release()
+        # held, so new credentials do not close the client under the probe
+        async with entry.slot.held() as api, self.probe_limiter:
+            try:
+                result = await probe(
+                    api, timeout=self.settings.probe_timeout, check_access=check_access
+                )
+            except KubeError as error:  # e.g. an exec plugin that failed (ExecError)
+                result = failure(error)
+            except ValueError as error:  # CredentialsError from the exec provider
+                result = ProbeResult(True, False, "CredentialsError", str(error))
         entry.last_probed = time.monotonic()  # after: the probe's own requests are not "traffic"
         if check_access and result.ready:
             entry.last_access_check = entry.last_probed

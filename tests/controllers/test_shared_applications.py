@@ -3,9 +3,13 @@ desired objects are held stamped only while a reconcile uses them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import pytest
 
+from fleet.controllers.runtime import Controller
 from fleet.controllers.shared_objects import SharedObjects
 from tests.controllers.harness import Scenario, synced_and_healthy
 
@@ -46,11 +50,10 @@ def test_a_deleted_object_is_no_longer_held() -> None:
     assert len(shared) == 0
 
 
-@pytest.mark.anyio
-async def test_both_controllers_hold_the_same_object_for_each_application(
-    sim_scenario: Scenario,
-) -> None:
-    scenario = sim_scenario
+@asynccontextmanager
+async def converged(scenario: Scenario) -> AsyncIterator[Controller]:
+    """A controller running over the scenario's ApplicationSet, its 6 Applications Synced and
+    Healthy."""
     for member in scenario.env.members:
         await scenario.register(member)
     await scenario.apply_appset(scenario.appset())
@@ -59,6 +62,14 @@ async def test_both_controllers_hold_the_same_object_for_each_application(
             lambda apps: len(apps) == 6 and all(synced_and_healthy(a) for a in apps.values()),
             timeout=60,
         )
+        yield controller
+
+
+@pytest.mark.anyio
+async def test_both_controllers_hold_the_same_object_for_each_application(
+    sim_scenario: Scenario,
+) -> None:
+    async with converged(sim_scenario) as controller:
         apps, appsets = controller.applications, controller.appsets
         assert apps is not None and appsets is not None
 
@@ -75,15 +86,7 @@ async def test_both_controllers_hold_the_same_object_for_each_application(
 
 @pytest.mark.anyio
 async def test_no_engine_holds_a_stamped_object_between_reconciles(sim_scenario: Scenario) -> None:
-    scenario = sim_scenario
-    for member in scenario.env.members:
-        await scenario.register(member)
-    await scenario.apply_appset(scenario.appset())
-    async with scenario.controller() as controller:
-        await scenario.wait_apps(
-            lambda apps: len(apps) == 6 and all(synced_and_healthy(a) for a in apps.values()),
-            timeout=60,
-        )
+    async with converged(sim_scenario) as controller:
         apps = controller.applications
         assert apps is not None
         engines = [rt.engine for rt in apps._runtimes.values() if rt.engine is not None]
