@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 import anyio
 from kubernetes_asyncio import client
 
 from fleet.kube import jsonbody
+from fleet.kube.client import LimitedREST
 from fleet.kube.errors import KubeError, ServerError, from_status, translate
 
 T = TypeVar("T")
@@ -90,15 +92,26 @@ async def request_json(
         token = auth.get("BearerToken", {}).get("value")
         if token:
             sent["Authorization"] = token
-        response = await api.rest_client.request(
-            method,
-            str(api.configuration.host) + path,
-            query_params=dict(query or {}),
-            headers=sent,
-            body=body,
-            _preload_content=False,
-            _request_timeout=request_timeout(timeout),
-        )
+        url = str(api.configuration.host) + path
+        rest_client = api.rest_client
+        if isinstance(rest_client, LimitedREST):
+            response = await rest_client.send(
+                method,
+                url + "?" + urlencode(query) if query else url,
+                headers=sent,
+                data=None if body is None else jsonbody.dumps(body),
+                timeout=request_timeout(timeout),
+            )
+        else:  # a plain kubernetes_asyncio ApiClient (tests, tools)
+            response = await rest_client.request(
+                method,
+                url,
+                query_params=dict(query or {}),
+                headers=sent,
+                body=body,
+                _preload_content=False,
+                _request_timeout=request_timeout(timeout),
+            )
         async with response:
             data = await response.read()
             if response.status >= 400:

@@ -137,25 +137,60 @@ def _less(bound: aiohttp.ClientTimeout, spent: float) -> aiohttp.ClientTimeout:
     )
 
 
-class _LimitedREST(rest.RESTClientObject):
+class LimitedREST(rest.RESTClientObject):
     """Every request but a watch passes through the cluster's AdaptiveLimit (watches use the
     session directly: fleet.kube.watch)."""
 
     limit: AdaptiveLimit
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
-        bound = kwargs.get("_request_timeout")
+        """kubernetes_asyncio's generated APIs come through here."""
+
+        async def send(bound: Any) -> Any:
+            kwargs["_request_timeout"] = bound
+            return await rest.RESTClientObject.request(self, *args, **kwargs)
+
+        return await self._limited(kwargs.get("_request_timeout"), send)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """One request as it is (an encoded body, the query already in `url`) straight to the
+        session, without kubernetes_asyncio's REST layer: a regular expression, `urlencode` and
+        `json.dumps` on every request, 3 % of the controller's CPU at 1,000 clusters. The
+        response is unread; non-2xx answers do not raise."""
+
+        async def go(bound: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
+            return await self.pool_manager.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                timeout=bound,
+                server_hostname=self.server_hostname or None,
+            )
+
+        response: aiohttp.ClientResponse = await self._limited(timeout, go)
+        return response
+
+    async def _limited(self, bound: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
         if isinstance(bound, aiohttp.ClientTimeout) and bound.total:
             # The wait for a slot counts against the request's total bound, as it did when
             # one cancel scope covered both.
             waited = await self.limit.acquire(timeout=bound.total)
             if waited:
-                kwargs["_request_timeout"] = _less(bound, waited)
+                bound = _less(bound, waited)
         else:
             await self.limit.acquire()
         started = time.monotonic()
         try:
-            response = await super().request(*args, **kwargs)
+            response = await send(bound)
         except ApiException as error:
             self.limit.release(status=error.status, latency=time.monotonic() - started)
             raise
@@ -185,7 +220,7 @@ class FleetApiClient(client.ApiClient):
         self.configuration = configuration
         self.pool_threads = 1
         self._pool = None
-        rest_client = _LimitedREST.__new__(_LimitedREST)
+        rest_client = LimitedREST.__new__(LimitedREST)
         vars(rest_client).update(
             limit=AdaptiveLimit(
                 AdaptiveSettings(
@@ -225,7 +260,7 @@ class FleetApiClient(client.ApiClient):
     def limit(self) -> AdaptiveLimit:
         """The adaptive concurrency toward this server (for metrics and tests)."""
         rest_client = self.rest_client
-        assert isinstance(rest_client, _LimitedREST)
+        assert isinstance(rest_client, LimitedREST)
         return rest_client.limit
 
     def sibling(self, pool_limit: int = 4) -> FleetApiClient:

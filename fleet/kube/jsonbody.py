@@ -1,4 +1,4 @@
-"""Decode the API server's JSON bodies and watch lines.
+"""Decode the API server's JSON bodies and watch lines; encode request bodies.
 
 Why orjson first: a controller at fleet scale holds tens of thousands of parsed objects (watch
 caches, Applications). orjson decodes about three times faster than the standard library and
@@ -33,6 +33,37 @@ def loads(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode a request body. orjson is about ten times faster than `json.dumps`, which at
+    fleet scale (a body per apply, 20,000 applies to converge 1,000 clusters) was 3 % of the
+    controller's CPU. Where the two would send different documents, the standard library's is
+    sent, so what reaches an API server does not change: non-string keys, integers beyond 64
+    bits (orjson refuses both) and NaN or infinities (orjson writes null where `json.dumps`
+    writes NaN, which the API server refuses as invalid: a manifest with `.nan` must fail, not
+    apply as null). Any `null` in orjson's output sends the body through the standard library
+    too: a rare case in manifests, and only as slow as before."""
+    try:
+        out = orjson.dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(obj).encode()
+    if b"null" in out:
+        return json.dumps(obj).encode()
+    return out
+
+
+def canonical(obj: Any) -> bytes:
+    """One encoding per JSON value (sorted keys), to fingerprint a document: compared only
+    with other `canonical` output, never sent. The same fallbacks as `dumps`, so that NaN
+    and null never fingerprint alike."""
+    try:
+        out = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(obj, sort_keys=True).encode()
+    if b"null" in out:
+        return json.dumps(obj, sort_keys=True).encode()
+    return out
 
 
 SHARED_MAX = 64

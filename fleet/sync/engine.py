@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ import anyio
 import structlog
 from kubernetes_asyncio.client import ApiClient
 
-from fleet.kube import KubeError, NotFound
+from fleet.kube import KubeError, NotFound, jsonbody
 from fleet.sync import apply as applier
 from fleet.sync import appraise, discovery, hookrun, hooks, ordering, pool, prune, syncoptions
 from fleet.sync.diff import changed_paths, differs
@@ -42,17 +41,13 @@ def shape(live: Obj) -> str | None:
     generation = meta.get("generation")
     if not generation:
         return None
-    return digest(
-        json.dumps(
-            [generation, meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True
-        )
-    )
+    return fingerprint([generation, meta.get("labels") or {}, meta.get("annotations") or {}])
 
 
-def digest(text: str) -> str:
+def fingerprint(doc: Any) -> str:
     """A short stand-in for a document kept per object to compare later (what was verified):
     20 bytes instead of the whole document, for every object of every Application."""
-    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+    return hashlib.blake2b(jsonbody.canonical(doc), digest_size=20).hexdigest()
 
 
 class SyncFailed(Exception):
@@ -287,9 +282,9 @@ class SyncEngine:
         if live is None:
             plan.message = "missing"
             return plan
-        fingerprint = json.dumps(stamped, sort_keys=True)
+        desired = fingerprint(stamped)
         live_version = str(live["metadata"].get("resourceVersion", ""))
-        if self.verified.get(key) == (digest(fingerprint), live_version):
+        if self.verified.get(key) == (desired, live_version):
             plan.out_of_sync = False  # unchanged on both sides since fleet last checked it
             return plan
         try:
@@ -302,7 +297,7 @@ class SyncEngine:
             return plan
         plan.out_of_sync = differs(predicted, live, self.spec.ignore)
         if not plan.out_of_sync:
-            self.mark_verified(key, fingerprint, live)
+            self.mark_verified(key, desired, live)
         else:
             plan.message = "differs: " + ", ".join(
                 changed_paths(predicted, live, self.spec.ignore)[:5]
@@ -545,7 +540,7 @@ class SyncEngine:
         else:
             result = await applier.server_side_apply(self.api, plan.resource, outgoing, opts)
         self.writes += 1
-        self.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), result)
+        self.mark_verified(plan.key, fingerprint(plan.obj), result)
         return result
 
     def release_stamped(self) -> None:
@@ -554,10 +549,11 @@ class SyncEngine:
         for plan in self.desired.values():
             plan.release()
 
-    def mark_verified(self, key: Key, desired_fingerprint: str, live: Obj) -> None:
-        """`live` is what fleet wants (just written, or checked by a dry run)."""
+    def mark_verified(self, key: Key, desired: str, live: Obj) -> None:
+        """`live` is what fleet wants (just written, or checked by a dry run); `desired` is
+        the desired object's `fingerprint`."""
         version = str((live.get("metadata") or {}).get("resourceVersion", ""))
-        self.verified[key] = (digest(desired_fingerprint), version)
+        self.verified[key] = (desired, version)
         found = shape(live)
         if found is None:
             self.shapes.pop(key, None)

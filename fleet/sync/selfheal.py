@@ -17,7 +17,6 @@ refreshes, not one per event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +27,7 @@ from fleet.kube import KubeError
 from fleet.kube.watch import list_and_watch
 from fleet.sync.diff import differs
 from fleet.sync.discovery import Resource
-from fleet.sync.engine import Planned, SyncEngine, shape
+from fleet.sync.engine import Planned, SyncEngine, fingerprint, shape
 from fleet.sync.inventory import Key, describe, key_of
 from fleet.sync.tracking import LABEL
 from fleet.sync.watchhub import OnEvent, OnReset, StreamEnded, WatchHub
@@ -238,7 +237,7 @@ class SelfHealer:
             check = Planned(plan.key, plan.obj, plan.resource, live, True, "", plan.options)
             predicted = await engine.predict(check)
             if not differs(predicted, live, engine.spec.ignore):
-                engine.mark_verified(plan.key, json.dumps(plan.obj, sort_keys=True), live)
+                engine.mark_verified(plan.key, fingerprint(plan.obj), live)
                 back = engine.status.resources.get(plan.key)
                 if back is not None and back.status == "OutOfSync" and self.on_change:
                     self.on_change()  # reverted by hand: the status turns Synced again

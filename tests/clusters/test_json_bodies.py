@@ -60,3 +60,45 @@ def test_sharing_walks_nesting_deeper_than_the_recursion_limit() -> None:
     for _ in range(20_000):
         doc = [doc]
     assert jsonbody.share_strings(doc) is doc
+
+
+# -- what fleet sends ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"metadata": {"name": "web", "labels": {"a": "1"}}, "data": {"k": "ü ✓ \u2028"}},
+        {"spec": {"replicas": 3, "ratio": 0.25, "on": True, "items": [1, "two", [3]]}},
+        {"spec": {"n": 123456789012345678901234567890}},  # beyond 64 bits: exact
+        {"data": {1: "one", False: "no", 2.5: "x"}},  # non-string keys (YAML allows them)
+        {"spec": {"empty": None}},
+    ],
+)
+def test_a_request_body_is_the_document_the_standard_library_would_send(doc: object) -> None:
+    assert json.loads(jsonbody.dumps(doc)) == json.loads(json.dumps(doc))
+
+
+def test_nan_in_a_manifest_is_sent_as_nan_for_the_api_server_to_refuse_not_as_null() -> None:
+    sent = jsonbody.dumps({"spec": {"x": float("nan"), "y": float("inf")}})
+    assert sent == json.dumps({"spec": {"x": float("nan"), "y": float("inf")}}).encode()
+    assert b"null" not in sent
+
+
+def test_a_fingerprint_does_not_depend_on_key_order() -> None:
+    assert jsonbody.canonical({"b": 1, "a": {"d": 2, "c": 3}}) == jsonbody.canonical(
+        {"a": {"c": 3, "d": 2}, "b": 1}
+    )
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"x": None}, {"x": float("nan")}),
+        ({"x": 1}, {"x": "1"}),
+        ({"x": 1}, {"x": 1.5}),
+        ({"x": [1, 2]}, {"x": [2, 1]}),
+    ],
+)
+def test_different_documents_have_different_fingerprints(one: object, other: object) -> None:
+    assert jsonbody.canonical(one) != jsonbody.canonical(other)

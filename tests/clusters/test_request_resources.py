@@ -64,3 +64,30 @@ async def test_a_labelled_client_reports_each_request_and_each_new_connection(
         observe.remove_resource_observer(record)
     assert seen.count(("c1", "LIST", "configmaps")) == 3
     assert seen.count(("c1", "CONNECT", "connections")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_body_with_non_ascii_text_and_a_query_reaches_the_server_as_sent(
+    tmp_path: Path,
+) -> None:
+    data = {"greeting": "grüß dich ✓", "quote": 'say "hi" & <go>'}
+    async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+        c = sim.clusters["c1"]
+        creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+        async with build_api_client(creds, label="c1") as api:
+            created = await request_json(
+                api,
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                body={"metadata": {"name": "hello", "labels": {"a": "b"}}, "data": data},
+                query={"fieldManager": "fleet test"},
+            )
+            found = await request_json(
+                api,
+                "GET",
+                "/api/v1/namespaces/default/configmaps",
+                query={"labelSelector": "a=b"},
+            )
+    assert created["data"] == data
+    assert created["metadata"]["managedFields"][0]["manager"] == "fleet test"
+    assert [item["data"] for item in found["items"]] == [data]
