@@ -261,6 +261,7 @@ class Controller:
                 )
                 # A retired client (shard moved, credentials rotated) ends its shared watches.
                 manager.on_retire(self.applications.watches.drop)
+                manager.busy_with = self.applications.queue.busy_with
                 self.appsets = self._new_appsets(repos)
                 apps, appsets = self.applications, self.appsets
                 self.metrics.add_state(
@@ -272,7 +273,7 @@ class Controller:
                     apps.status_counts,
                     manager.concurrency,
                 )
-                self.metrics.add_clusters(manager.healths)
+                self.metrics.add_clusters(manager.healths, lambda: manager.probes_deferred)
                 apps.queue.on_wait = self.metrics.observe_wait("applications")
                 self.liveness = live
                 tg.start_soon(live.beat)

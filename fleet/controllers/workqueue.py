@@ -154,6 +154,10 @@ class WorkQueue:
     def running_in(self, group: str) -> int:
         return self._running.get(group, 0)
 
+    def busy_with(self, group: str) -> bool:
+        """Keys of `group` are running, or ready and waiting for a slot (not: scheduled later)."""
+        return group in self._running or bool(self._waiting.get(group))
+
     async def wait_idle(self, *, ready_only: bool = True) -> None:
         """Until nothing is running and nothing is ready (keys due later are ignored when
         `ready_only`): lets tests and the demo wait for a quiet point."""

@@ -57,8 +57,13 @@ class ClusterView(Protocol):
 class _ClusterCollector(Collector):
     """Connection state per member: what "cluster unreachable" alerts are written against."""
 
-    def __init__(self, clusters: Callable[[], Mapping[str, ClusterView]]) -> None:
+    def __init__(
+        self,
+        clusters: Callable[[], Mapping[str, ClusterView]],
+        probes_deferred: Callable[[], int] | None,
+    ) -> None:
         self._clusters = clusters
+        self._probes_deferred = probes_deferred
 
     def collect(self) -> Iterator[Metric]:
         ready = GaugeMetricFamily(
@@ -77,6 +82,14 @@ class _ClusterCollector(Collector):
                 ready.add_metric([name], 1.0 if view.ready else 0.0)
             breaker.add_metric([name], 0.0 if view.breaker == "closed" else 1.0)
         yield from (ready, breaker)
+        if self._probes_deferred is not None:
+            deferred = CounterMetricFamily(
+                "fleet_cluster_probes_deferred",
+                "Probes of Ready members skipped because their reconciles were running or "
+                "waiting: shed work",
+            )
+            deferred.add_metric([], float(self._probes_deferred()))
+            yield deferred
 
 
 class _StateCollector(Collector):
@@ -257,9 +270,13 @@ class Metrics:
         member clients."""
         self.registry.register(_StateCollector(queues, apps, limits))
 
-    def add_clusters(self, clusters: Callable[[], Mapping[str, ClusterView]]) -> None:
+    def add_clusters(
+        self,
+        clusters: Callable[[], Mapping[str, ClusterView]],
+        probes_deferred: Callable[[], int] | None = None,
+    ) -> None:
         """Members' connection state, read at scrape time from the cluster manager."""
-        self.registry.register(_ClusterCollector(clusters))
+        self.registry.register(_ClusterCollector(clusters, probes_deferred))
 
     def observe_wait(self, queue: str) -> Callable[[float], None]:
         """A work queue's `on_wait`: how long ready keys waited for a slot."""

@@ -336,3 +336,54 @@ async def test_new_credentials_do_not_close_the_client_under_a_running_probe(
     finally:
         member.sim.faults.latency = 0
     assert seen and set(seen) == {"Connected"}
+
+
+async def test_a_ready_cluster_is_not_probed_while_its_reconciles_run_or_wait(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    busy = {"m1"}
+    settings = replace(FAST, probe_interval=0.1, idle_backoff=1.0)
+    async with ClusterManager(settings) as manager:
+        manager.busy_with = busy.__contains__
+        await manager.upsert("m1", creds(member))
+        await manager.wait_for("m1", lambda h: h.ready is True, timeout=10)
+        start = manager.health("m1").probes
+        await anyio.sleep(1.0)
+        assert manager.health("m1").probes == start  # about 10 probes without the deferral
+        assert manager.probes_deferred >= 5
+        busy.clear()
+        await manager.wait_for("m1", lambda h: h.probes >= start + 3, timeout=5)
+
+
+async def test_a_busy_cluster_is_still_probed_once_passive_health_has_passed(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    settings = replace(FAST, probe_interval=0.1, idle_backoff=1.0, passive_health=0.5)
+    async with ClusterManager(settings) as manager:
+        manager.busy_with = lambda _name: True
+        await manager.upsert("m1", creds(member))
+        first = await manager.wait_for("m1", lambda h: h.ready is True, timeout=10)
+        started = time.monotonic()
+        await manager.wait_for("m1", lambda h: h.probes > first.probes, timeout=5)
+        assert time.monotonic() - started >= 0.35  # deferred at 0.1 s, probed by 0.5 s (+20 %)
+
+
+async def test_a_busy_cluster_that_goes_away_is_seen_through_its_failing_traffic(
+    sim_env: Env,
+) -> None:
+    member = sim_env.members[0]
+    settings = replace(FAST, probe_interval=0.1, idle_backoff=1.0, breaker_threshold=1)
+    async with ClusterManager(settings) as manager:
+        manager.busy_with = lambda _name: True
+        await manager.upsert("m1", creds(member))
+        await manager.wait_for("m1", lambda h: h.ready is True, timeout=10)
+        member.sim.faults.refuse = True
+        try:
+            with pytest.raises(KubeError):
+                async with manager.use("m1") as api:
+                    await get_version(api, timeout=2)
+            await manager.wait_for("m1", lambda h: h.reachable is False, timeout=5)
+        finally:
+            member.sim.faults.refuse = False

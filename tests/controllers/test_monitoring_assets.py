@@ -108,3 +108,4 @@ async def test_metrics_show_each_member_ready_with_its_breaker_closed(
     for member in sim_scenario.env.members:
         assert samples[("fleet_cluster_ready", member.name)] == 1
         assert samples[("fleet_cluster_breaker_open", member.name)] == 0
+    assert samples[("fleet_cluster_probes_deferred_total", None)] >= 0  # exported

@@ -228,3 +228,27 @@ async def test_a_key_held_back_by_its_groups_limit_reports_how_long_it_waited() 
         tg.cancel_scope.cancel()
     assert len(waits) == 2
     assert waits[1] >= 0.2  # a lower bound: it cannot have started before the slot was free
+
+
+async def test_a_group_is_busy_while_its_keys_run_or_wait_for_a_slot_not_when_due_later() -> None:
+    release = anyio.Event()
+
+    async def handler(key: str) -> None:
+        await release.wait()
+
+    queue = WorkQueue(handler, workers=1, per_group=1)
+    async with anyio.create_task_group() as tg:
+        await tg.start(queue.run)
+        queue.add("a/1", group="a")
+        queue.add("b/1", group="b")  # ready, waits for the one worker
+        queue.add("c/1", group="c", after=60)  # scheduled, not ready
+        with anyio.fail_after(5):
+            while queue.running == 0:
+                await anyio.sleep(0.001)
+        assert queue.busy_with("a") and queue.busy_with("b")
+        assert not queue.busy_with("c") and not queue.busy_with("unknown")
+        release.set()
+        with anyio.fail_after(5):
+            while queue.busy_with("a") or queue.busy_with("b"):
+                await anyio.sleep(0.005)
+        tg.cancel_scope.cancel()
