@@ -21,6 +21,7 @@ characters: 0.6 s, holding the GIL).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -63,9 +64,23 @@ def redact(text: str) -> str:
     """`text` without URL userinfo or anything shaped like a known credential."""
     if not text:
         return text
+    if len(text) <= _REMEMBERED_LENGTH:
+        return _redact_short(text)
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+_REMEMBERED_LENGTH = 200
+_redact_short = functools.lru_cache(maxsize=4096)(_redact)
+"""Short texts repeat: every sync result lists a message per object ("configmap/web
+serverside-applied"), the same ones on every cluster of a fleet, each through a dozen patterns
+on every status write (2 % of the controller's CPU at 1,000 clusters). At most 4,096 texts of
+up to 200 characters are remembered (2.5 MiB at most)."""
 
 
 def redact_value(value: Any) -> Any:
