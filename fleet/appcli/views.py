@@ -256,12 +256,9 @@ def result_table(results: Sequence[Mapping[str, Any]]) -> str:
 
 
 def history_table(entries: Sequence[Mapping[str, Any]]) -> str:
-    """ID DATE REVISION, plus STARTED and RESULT columns when the entries carry them."""
+    """ID DATE REVISION, plus a STARTED column when the entries carry it."""
     started = any(e.get("deployStartedAt") for e in entries)
-    result = any(e.get("result") for e in entries)
-    header = ["ID", "DATE", "REVISION"] + (["STARTED"] if started else [])
-    header += ["RESULT"] if result else []
-    rows = [header]
+    rows = [["ID", "DATE", "REVISION"] + (["STARTED"] if started else [])]
     for entry in entries:
         target = ((entry.get("source") or {}).get("targetRevision")) or ""
         revision = short(entry.get("revision")) or NONE
@@ -269,6 +266,5 @@ def history_table(entries: Sequence[Mapping[str, Any]]) -> str:
             revision = f"{target} ({revision})"
         row = [str(entry.get("id", "")), str(entry.get("deployedAt") or ""), revision]
         row += [str(entry.get("deployStartedAt") or "")] if started else []
-        row += [str(entry.get("result") or "")] if result else []
         rows.append(row)
     return table(rows)

@@ -505,7 +505,8 @@ class SyncEngine:
                 break
         op.finished_at = now()
         self.status.revision = revision
-        self.status.record_history(op)
+        if op.phase == "Succeeded":
+            self.status.record_history(op, self.spec.history_limit)
         log.info("sync.finished", phase=op.phase, retries=op.retry_count, writes=self.writes)
         return op
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fleet.sync.ignore import IgnoreRule
 from fleet.sync.retry import RetryPolicy
+from fleet.sync.status import HISTORY_LIMIT, MAX_HISTORY_LIMIT
 from fleet.sync.tracking import AppRef
 
 
@@ -26,6 +27,9 @@ class AppSpec:
         default_factory=dict, compare=False, hash=False
     )
     """`syncPolicy.managedNamespaceMetadata` ({labels, annotations}) for CreateNamespace."""
+    history_limit: int = HISTORY_LIMIT
+    """`spec.revisionHistoryLimit`: successful syncs kept in `status.history` (Argo CD's
+    default 10; 0 keeps none), at most MAX_HISTORY_LIMIT."""
 
     def option(self, name: str, value: str = "true") -> bool:
         return f"{name}={value}" in self.sync_options
@@ -54,9 +58,18 @@ class AppSpec:
             sync_options=frozenset(str(o) for o in policy.get("syncOptions") or ()),
             ignore=tuple(IgnoreRule.parse(r) for r in spec.get("ignoreDifferences") or ()),
             retry=RetryPolicy.parse(policy.get("retry")),
+            history_limit=_history_limit(spec.get("revisionHistoryLimit")),
             namespace_metadata={
                 key: {str(k): str(v) for k, v in values.items()}
                 for key, values in (policy.get("managedNamespaceMetadata") or {}).items()
                 if key in ("labels", "annotations") and isinstance(values, Mapping) and values
             },
         )
+
+
+def _history_limit(value: Any) -> int:
+    """A limit that is not a whole number of at least 0 (Argo CD's CRD refuses one) is the
+    default."""
+    if type(value) is not int or value < 0:
+        return HISTORY_LIMIT
+    return min(value, MAX_HISTORY_LIMIT)

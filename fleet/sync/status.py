@@ -17,6 +17,11 @@ from typing import Any
 from fleet.sync.inventory import Key, ResourceState
 
 HISTORY_LIMIT = 10
+"""Successful syncs kept in `status.history` unless `spec.revisionHistoryLimit` says (Argo CD's
+default)."""
+MAX_HISTORY_LIMIT = 100
+"""The most `spec.revisionHistoryLimit` keeps: each entry holds the synced source, and the whole
+status lives in the controller's memory and in one etcd object."""
 
 
 def now() -> str:
@@ -101,22 +106,23 @@ class AppStatus:
     """The source and destination the last compare used (Argo CD's `sync.comparedTo`)."""
     source_type: str = ""
 
-    def record_history(self, op: Operation) -> None:
-        """Append a finished sync (bounded to the last 10; ids increase, as in Argo CD)."""
+    def record_history(self, op: Operation, limit: int = HISTORY_LIMIT) -> None:
+        """Append a successful sync and keep the last `limit` (ids increase), as Argo CD does:
+        the history is what was deployed, what a rollback can return to."""
         # One past the highest id: the history may come from Argo CD (a takeover) or be edited
         # by hand, so an entry that is not a mapping or has no integer id is skipped, not fatal.
         ids = [e["id"] for e in self.history if isinstance(e, dict) and type(e.get("id")) is int]
         next_id = max(ids) + 1 if ids else 0
         entry: dict[str, Any] = {
             "id": next_id, "revision": op.revision, "deployStartedAt": op.started_at,
-            "deployedAt": op.finished_at or now(), "result": op.phase,
+            "deployedAt": op.finished_at or now(),
         }  # fmt: skip
         if op.source is not None:
             entry["source"] = op.source
         if isinstance(op.requested.get("initiatedBy"), dict):
             entry["initiatedBy"] = op.requested["initiatedBy"]
         self.history.append(entry)
-        del self.history[:-HISTORY_LIMIT]
+        del self.history[: max(0, len(self.history) - limit)]
 
     def set_condition(self, kind: str, message: str) -> None:
         self.clear_condition(kind)

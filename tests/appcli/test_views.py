@@ -37,7 +37,7 @@ def test_table_pads_columns_and_strips_trailing_space() -> None:
     assert table([["A", "BB"], ["ccc", ""]]) == "A     BB\nccc\n"
 
 
-def test_history_without_started_or_result_has_three_columns() -> None:
+def test_history_without_started_has_three_columns() -> None:
     text = history_table([{"id": 3, "deployedAt": "2026-11-20T10:00:05Z", "revision": "abc"}])
     assert text.splitlines() == [
         "ID   DATE                   REVISION",

@@ -134,6 +134,35 @@ def test_history_keeps_the_last_ten_syncs() -> None:
     assert status.history[-1]["id"] == 11
 
 
+def test_history_follows_the_limit_as_it_grows_and_shrinks() -> None:
+    # Argo CD's own vector (persistRevisionHistory): 10 by default, then 11, then 9
+    status = AppStatus()
+    lengths = []
+    for limit in [10] * 11 + [11, 9]:
+        status.record_history(Operation(phase="Succeeded", revision="r"), limit)
+        lengths.append(len(status.history))
+    assert lengths == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 9]
+    assert [h["id"] for h in status.history] == list(range(4, 13))  # the newest are kept
+
+
+def test_a_history_limit_of_zero_keeps_no_history() -> None:
+    status = AppStatus()
+    status.record_history(Operation(phase="Succeeded", revision="r"), 0)
+    assert status.history == []
+
+
+@pytest.mark.parametrize(
+    ("value", "limit"),
+    [(None, 10), (3, 3), (0, 0), (-1, 10), ("5", 10), (True, 10), (2.5, 10), (10**9, 100)],
+)
+def test_spec_reads_revision_history_limit(value: object, limit: int) -> None:
+    spec: dict[str, object] = {"destination": {"namespace": "prod"}}
+    if value is not None:
+        spec["revisionHistoryLimit"] = value
+    app = {"metadata": {"name": "web"}, "spec": spec}
+    assert AppSpec.from_application(app).history_limit == limit
+
+
 def test_spec_reads_argo_cd_application() -> None:
     spec = AppSpec.from_application(
         {
