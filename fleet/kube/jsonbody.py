@@ -44,25 +44,23 @@ def dumps(obj: Any) -> bytes:
     writes NaN, which the API server refuses as invalid: a manifest with `.nan` must fail, not
     apply as null). Any `null` in orjson's output sends the body through the standard library
     too: a rare case in manifests, and only as slow as before."""
-    try:
-        out = orjson.dumps(obj)
-    except TypeError:  # orjson.JSONEncodeError is one
-        return json.dumps(obj).encode()
-    if b"null" in out:
-        return json.dumps(obj).encode()
-    return out
+    return _encode(obj, sort_keys=False)
 
 
 def canonical(obj: Any) -> bytes:
     """One encoding per JSON value (sorted keys), to fingerprint a document: compared only
     with other `canonical` output, never sent. The same fallbacks as `dumps`, so that NaN
     and null never fingerprint alike."""
+    return _encode(obj, sort_keys=True)
+
+
+def _encode(obj: Any, *, sort_keys: bool) -> bytes:
     try:
-        out = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return json.dumps(obj, sort_keys=True).encode()
+        out = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(obj, sort_keys=sort_keys).encode()
     if b"null" in out:
-        return json.dumps(obj, sort_keys=True).encode()
+        return json.dumps(obj, sort_keys=sort_keys).encode()
     return out
 
 
