@@ -72,6 +72,7 @@ from fleet.sync.status import (
     now,
     requested_operation,
 )
+from fleet.sync.summary import links
 from fleet.sync.tracking import argocd_instance_name
 from fleet.sync.watchhub import WatchHub
 
@@ -768,7 +769,7 @@ class ApplicationController:
     async def _write_status(self, name: str, rt: _Runtime) -> None:
         """Patch the status subresource, only when something other than timestamps changed
         (a steady fleet costs the hub no writes)."""
-        doc = redact_status(rt.status.to_dict())
+        doc = redact_status(rt.status.to_dict(links(self.apps.get(name))))
         text = self._comparable(json.loads(json.dumps(doc)))
         if text == rt.written:
             return

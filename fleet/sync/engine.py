@@ -28,6 +28,7 @@ from fleet.sync.discovery import Resource, UnknownKind
 from fleet.sync.inventory import Key, ResourceState, describe, key_of
 from fleet.sync.spec import AppSpec
 from fleet.sync.status import AppStatus, Operation, ResourceResult, now
+from fleet.sync.summary import summarize
 from fleet.sync.tracking import COMPARE_OPTIONS, SYNC_OPTIONS, options, stamp
 
 Obj = dict[str, Any]
@@ -402,6 +403,11 @@ class SyncEngine:
                 health.status if health else None, health.message if health else "", hook=True,
             )  # fmt: skip
         self.status.resources = states
+        self.status.summary = summarize(
+            [plan.live for plan in comparison.plans.values()]
+            + [live for _res, live in comparison.extraneous.values()]
+            + [live for _res, live in comparison.hooks.values()]
+        )
         self.status.sync_status = "Synced" if comparison.in_sync else "OutOfSync"
         self.refresh_health()
         self.desired = comparison.plans

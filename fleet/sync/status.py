@@ -9,12 +9,13 @@ deployStartedAt, result) and `status.conditions`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from fleet.sync.inventory import Key, ResourceState
+from fleet.sync.summary import merge_links, stored_summary
 
 HISTORY_LIMIT = 10
 """Successful syncs kept in `status.history` unless `spec.revisionHistoryLimit` says (Argo CD's
@@ -105,6 +106,8 @@ class AppStatus:
     compared_to: dict[str, Any] | None = None
     """The source and destination the last compare used (Argo CD's `sync.comparedTo`)."""
     source_type: str = ""
+    summary: dict[str, list[str]] = field(default_factory=dict)
+    """Images and external URLs of the live objects (fleet.sync.summary), set by each compare."""
 
     def record_history(self, op: Operation, limit: int = HISTORY_LIMIT) -> None:
         """Append a successful sync and keep the last `limit` (ids increase), as Argo CD does:
@@ -131,7 +134,9 @@ class AppStatus:
     def clear_condition(self, kind: str) -> None:
         self.conditions = [c for c in self.conditions if c.get("type") != kind]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, links: Sequence[str] = ()) -> dict[str, Any]:
+        """The status document; `links`: the Application's own link annotations, which
+        Argo CD lists among the external URLs."""
         sync: dict[str, Any] = {"status": self.sync_status, "revision": self.revision}
         if self.compared_to is not None:
             sync["comparedTo"] = self.compared_to
@@ -141,6 +146,11 @@ class AppStatus:
             "resources": [self.resources[k].to_dict() for k in sorted(self.resources)],
             "history": list(self.history),
             "conditions": list(self.conditions),
+            # null removes a list the last write (or Argo CD) left: status is merge-patched
+            "summary": {
+                "images": self.summary.get("images") or None,
+                "externalURLs": merge_links(self.summary.get("externalURLs", []), links) or None,
+            },
         }
         if self.operation is not None:
             out["operationState"] = self.operation.to_dict()
@@ -163,6 +173,7 @@ class AppStatus:
             conditions=list(raw.get("conditions") or []),
             compared_to=compared if isinstance(compared, dict) else None,
             source_type=str(raw.get("sourceType") or ""),
+            summary=stored_summary(raw.get("summary")),
         )
 
 

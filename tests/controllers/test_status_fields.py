@@ -94,3 +94,31 @@ async def test_a_requested_sync_is_echoed_with_its_user_and_only_its_known_bound
     assert echoed["sync"]["syncOptions"] == [f"Option{i}=true" for i in range(32)]
     assert set(echoed) == {"sync", "initiatedBy"} and "unknown" not in echoed["sync"]
     assert apps["api"]["status"]["history"][-1]["initiatedBy"] == {"username": "alice"}
+
+
+async def test_the_summary_lists_the_images_the_application_runs_and_its_links(
+    sim_scenario: Scenario,
+) -> None:
+    scenario = sim_scenario
+    await scenario.register(scenario.member(0))
+    spec = scenario.api_spec({"automated": {}, "syncOptions": ["CreateNamespace=true"]})
+    spec["source"] = {**spec["source"], "path": "apps/web"}  # a ConfigMap and nginx:1.27
+    link = "https://grafana.example.com/d/web"
+    async with scenario.controller():
+        await scenario.create_application("web", spec)
+        await request_json(
+            scenario.hub,
+            "PATCH",
+            FLEET.application.item(scenario.namespace, "web"),
+            body={"metadata": {"annotations": {"link.argocd.argoproj.io/dashboard": link}}},
+            content_type="application/merge-patch+json",
+        )
+        apps = await scenario.wait_apps(
+            lambda apps: (
+                "web" in apps
+                and synced_and_healthy(apps["web"])
+                and bool(apps["web"]["status"].get("summary", {}).get("externalURLs"))
+            ),
+            what="web Synced and Healthy with its link in the summary",
+        )
+    assert apps["web"]["status"]["summary"] == {"images": ["nginx:1.27"], "externalURLs": [link]}
