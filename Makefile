@@ -67,6 +67,7 @@ bench: $(STAMP) kube-binaries
 	PYTHONPATH=. $(BIN)/python bench/dashboard_bench.py --apps 10000
 	PYTHONPATH=. $(BIN)/python bench/fleet_bench.py --clusters 200 --apps 5 --objects 10 --steady-seconds 300
 	PYTHONPATH=. $(BIN)/python bench/fleet_bench.py --clusters 1000 --apps 2 --objects 10 --skip-commit --steady-seconds 0
+	PYTHONPATH=. $(BIN)/python bench/memory_bench.py --clusters 1000 --apps 2 --objects 10
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
