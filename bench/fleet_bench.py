@@ -352,6 +352,17 @@ def start_controller(
     )
 
 
+async def wait_ready(session: aiohttp.ClientSession, port: int) -> None:
+    """Until the controller's /readyz on `port` answers 200 (at most 120 s)."""
+    with anyio.fail_after(120):
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return
+            await anyio.sleep(0.2)
+
+
 def kubeconfig_credentials(path: Path) -> Credentials:
     config = yaml.safe_load(path.read_text())
     cluster = config["clusters"][0]["cluster"]
@@ -658,13 +669,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
             probes = ReadinessProbes(session, health_port)
             with processes(controller, *competing):
-                with anyio.fail_after(120):
-                    while True:
-                        with contextlib.suppress(aiohttp.ClientError):
-                            async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
-                                if r.status == 200:
-                                    break
-                        await anyio.sleep(0.2)
+                await wait_ready(session, port)
                 before = await member_requests(session, port)
                 cpu_before = proc_figures(controller.pid)["cpu_s"]
                 sims_before = _sim_cpu(sim, hub_sim)

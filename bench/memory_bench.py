@@ -18,7 +18,6 @@ within its budget. Not a test: nothing fails on size.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import os
@@ -44,6 +43,7 @@ from bench.fleet_bench import (
     start_controller,
     start_sim,
     wait_converged,
+    wait_ready,
 )
 from fleet.api.crds import install_crds
 from fleet.api.resources import APPLICATION_SET, CLUSTER
@@ -104,16 +104,6 @@ async def wait_reachable(hub: Any, expected: int, timeout: float) -> float:
             await finished.wait()
             tg.cancel_scope.cancel()
     return time.perf_counter() - started
-
-
-async def wait_ready(session: aiohttp.ClientSession, port: int) -> None:
-    with anyio.fail_after(120):
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                    if response.status == 200:
-                        return
-            await anyio.sleep(0.2)
 
 
 async def settled_rss(pid: int, seconds: float) -> float:
