@@ -16,7 +16,8 @@ throughout: the controller's peak RSS and CPU seconds (from /proc), summed over 
 [--steady-seconds 300] [--workers N]]`; `make bench` runs the issue's two shapes: 200 x 5 x 10
 with a 5 minute steady state, and 1,000 clusters x 2 apps (initial convergence and RSS only).
 `--workers` (default 1) is `fleet controller run --workers`; the machine's load average at the
-start and end is printed with the figures (they mean little on a busy machine).
+start and end is printed with the figures (they mean little on a busy machine), and its speed
+at the start (bench/calibration.py), which tells a slower hour from slower code.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.calibration import machine_speed  # noqa: E402
 from fleet.api.crds import install_crds  # noqa: E402
 from fleet.api.resources import APPLICATION, APPLICATION_SET, CLUSTER  # noqa: E402
 from fleet.kube import (  # noqa: E402
@@ -629,7 +631,7 @@ def processes(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
                 proc.kill()
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def run(args: argparse.Namespace, workdir: Path, speed: dict[str, float]) -> dict[str, Any]:
     # The hub is an API server of its own (as in production), not one more cluster in the
     # members' simulator process: each simulator process is one Python core at most.
     kubeconfigs = workdir / "kubeconfigs"
@@ -786,6 +788,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 }
                 result["machine"] = {
                     "cpus": os.cpu_count(),
+                    "speed_at_start": speed,  # bench/calibration.py: lower is faster
                     "load_average_1_5_15_at_start": load_at_start,
                     "load_average_1_5_15_at_end": load_average(),
                 }
@@ -834,7 +837,8 @@ def main() -> None:
     configure_logging("warning")
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     try:
-        result = anyio.run(run, args, workdir)
+        # measured before anything of the run loads the machine (and outside its event loop)
+        result = anyio.run(run, args, workdir, machine_speed())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(result, indent=2))
