@@ -76,8 +76,12 @@ class KindSession:
     def kubectl(
         self, cluster: KindCluster, *args: str, timeout: float = 120.0, input: bytes | None = None
     ) -> str:
+        """kubectl against `cluster`, with its discovery cache in this run's directory: the
+        default (~/.kube/cache) is keyed by host:port, which another run's cluster (or a test's
+        API server) may have used with other resources, and a stale mapping answers 404."""
+        cache = cluster.kubeconfig.parent / ".kube-cache"
         return run(
-            ["kubectl", "--kubeconfig", str(cluster.kubeconfig), *args],
+            ["kubectl", "--kubeconfig", str(cluster.kubeconfig), f"--cache-dir={cache}", *args],
             env=self.builder.env,
             timeout=timeout,
             input=input,
