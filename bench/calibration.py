@@ -1,12 +1,13 @@
 """How fast this machine is right now, at the controller's kind of work.
 
-Runs of the same benchmark on this machine have differed by a third within an hour, with the
-same requests sent and the simulator's apply ceiling unchanged: the controller spent 25 CPU s
-one hour and 33 the next. The load average does not show it. These figures do: the CPU cost
-now of two fixed pieces of work that dominate the controller's profile, a TLS 1.3 handshake
-(client and server in memory, with the simulator's P-256 certificates) and a turn of the
-asyncio event loop (a task yielding once: the interpreter's speed at the loop's own work).
-Compare runs by them before comparing code.
+Runs of the same benchmark on this machine have differed by a third between hours, with the
+same requests sent and the simulator's apply ceiling unchanged (old code and new alike), and
+the load average does not show it. These figures are the CPU cost now of the two things that
+dominate the controller's profile: a TLS 1.3 handshake (client and server in memory, with the
+simulator's P-256 certificates) and a turn of the asyncio event loop (a task yielding once).
+When they differ between two runs, compare the runs' code with care. They do not explain
+everything: within one hour they stayed within 5 % while the controller's CPU for the same
+work ranged over 10 %.
 """
 
 from __future__ import annotations
