@@ -11,8 +11,11 @@ Where Argo CD reads them (controller/cache/info.go, ApplicationTree.GetSummary):
   (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs) and managed Pods: the
   same set once a rollout is done; during one, Argo CD also lists the old Pods' images.
 - externalURLs: each Ingress rule's host (or its load balancer's hostname or IP) and path,
-  https when the Ingress has TLS; the value of every `link.argocd.argoproj.io/*` annotation
-  on a managed object and on the Application itself.
+  https when the Ingress has TLS, unless the Ingress is annotated
+  `argocd.argoproj.io/ignore-default-links: "true"`; the value of every
+  `link.argocd.argoproj.io/*` annotation on a managed object and on the Application itself
+  (`url` or `title|url`) whose URL is http or https: the UI renders these as links, so a
+  `javascript:` or `data:` value from a repository would be script in whoever clicks it.
 Both sorted, without repeats. Values come from the cluster and the repository, so each is
 bounded in length and number.
 """
@@ -21,8 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 LINK_PREFIX = "link.argocd.argoproj.io/"
+IGNORE_DEFAULT_LINKS = "argocd.argoproj.io/ignore-default-links"
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+"""What Go's strconv.ParseBool reads as true (Argo CD parses the annotation with it)."""
 MAX_ENTRIES = 256
 """Images or URLs kept per Application (Argo CD keeps all; this bounds a status write)."""
 MAX_LENGTH = 2048
@@ -50,7 +57,7 @@ def summarize(lives: Iterable[Mapping[str, Any] | None]) -> dict[str, list[str]]
             continue
         images.update(pod_images(live))
         urls.update(links(live))
-        if live.get("kind") == "Ingress":
+        if live.get("kind") == "Ingress" and not _ignores_default_links(live):
             urls.update(ingress_urls(live))
     out: dict[str, list[str]] = {}
     if images:
@@ -98,16 +105,45 @@ def pod_images(live: Mapping[str, Any]) -> list[str]:
 
 
 def links(obj: Mapping[str, Any] | None) -> list[str]:
-    """Values of the `link.argocd.argoproj.io/<title>` annotations."""
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
-    if not isinstance(annotations, Mapping):
-        return []
+    """Values of the `link.argocd.argoproj.io/<title>` annotations whose URL is safe to
+    render as a link (see safe_link)."""
     return [
         value
-        for key, value in annotations.items()
-        if isinstance(key, str) and key.startswith(LINK_PREFIX) and isinstance(value, str)
+        for key, value in _annotations(obj).items()
+        if isinstance(key, str)
+        and key.startswith(LINK_PREFIX)
+        and isinstance(value, str)
+        and safe_link(value)
     ]
+
+
+def safe_link(value: str) -> bool:
+    """Whether a link annotation's value (`url`, or `title|url`) may be shown: its URL is
+    empty or http(s), as Argo CD checks it (settings.ValidateExternalURL) before the UI makes
+    it an href. Control characters fail, as Go's url.Parse refuses them; a URL that does not
+    start with its scheme has none, as in Go."""
+    url = value.split("|", 1)[1] if "|" in value else value
+    if not url:
+        return True
+    if not url[0].isascii() or not url[0].isalpha():
+        return False
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return False
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return scheme.lower() in ("http", "https")
+
+
+def _ignores_default_links(live: Mapping[str, Any]) -> bool:
+    return _annotations(live).get(IGNORE_DEFAULT_LINKS) in _GO_TRUE
+
+
+def _annotations(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    return annotations if isinstance(annotations, Mapping) else {}
 
 
 def ingress_urls(live: Mapping[str, Any]) -> list[str]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.sync.status import AppStatus
-from fleet.sync.summary import MAX_ENTRIES, ingress_urls, merge_links, stored_summary, summarize
+from fleet.sync.summary import (
+    MAX_ENTRIES,
+    ingress_urls,
+    links,
+    merge_links,
+    stored_summary,
+    summarize,
+)
 
 
 def deployment(*images: str, init: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -95,6 +102,51 @@ def test_link_annotations_on_objects_and_on_the_application_are_external_urls() 
         "https://docs.example.com",
         "https://grafana.example.com/d/web",
     ]
+
+
+def test_only_links_to_http_urls_are_kept_as_argo_cd_validates_them() -> None:
+    values = [
+        "https://ok.example.com",
+        "Grafana|https://grafana.example.com/d/web",
+        "HTTP://upper.example.com",
+        "Empty|",  # an empty URL passes Argo CD's check
+        "javascript:alert(document.cookie)",
+        "Docs|javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        " javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "https://x.example.com/\x01",
+        "\thttps://tab.example.com",
+        "/relative/path",
+        "mailto:ops@example.com",
+        "https://[::1",
+    ]
+    annotated = {
+        "metadata": {
+            "annotations": {f"link.argocd.argoproj.io/l{n}": v for n, v in enumerate(values)}
+        }
+    }
+    expected = [
+        "Empty|",
+        "Grafana|https://grafana.example.com/d/web",
+        "HTTP://upper.example.com",
+        "https://ok.example.com",
+    ]
+    assert sorted(links(annotated)) == expected  # an Application's own links too
+    assert summarize([annotated])["externalURLs"] == expected
+
+
+def test_an_ingress_can_ignore_its_default_links_but_keeps_its_link_annotations() -> None:
+    live = ingress([rule("dont-show-me.internal.example.com", "/")])
+    live["metadata"]["annotations"] = {
+        "argocd.argoproj.io/ignore-default-links": "true",
+        "link.argocd.argoproj.io/external-link": "https://show-me.example.com/",
+    }
+    assert summarize([live])["externalURLs"] == ["https://show-me.example.com/"]
+    for kept in ("false", "yes", ""):  # not true by Go's ParseBool: the rule's URL stays
+        live["metadata"]["annotations"]["argocd.argoproj.io/ignore-default-links"] = kept
+        assert "http://dont-show-me.internal.example.com/" in summarize([live])["externalURLs"]
 
 
 def test_an_empty_summary_is_written_as_null_to_clear_what_a_merge_patch_would_keep() -> None:
