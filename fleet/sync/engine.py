@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -403,16 +403,25 @@ class SyncEngine:
                 health.status if health else None, health.message if health else "", hook=True,
             )  # fmt: skip
         self.status.resources = states
-        self.status.summary = summarize(
-            [plan.live for plan in comparison.plans.values()]
-            + [live for _res, live in comparison.extraneous.values()]
-            + [live for _res, live in comparison.hooks.values()]
-        )
+        self._summarize(comparison, {})
         self.status.sync_status = "Synced" if comparison.in_sync else "OutOfSync"
         self.refresh_health()
         self.desired = comparison.plans
         if self.on_kinds_changed is not None:
             self.on_kinds_changed()
+
+    def _summarize(self, comparison: Comparison, applied: Mapping[Key, Obj]) -> None:
+        """status.summary from the live objects as they are now: those `applied` since
+        `comparison`, the rest as it saw them; extraneous objects a sync pruned left out."""
+        self.status.summary = summarize(
+            [applied.get(key, plan.live) for key, plan in comparison.plans.items()]
+            + [
+                live
+                for key, (_res, live) in comparison.extraneous.items()
+                if key in self.status.resources
+            ]
+            + [live for _res, live in comparison.hooks.values()]
+        )
 
     def refresh_health(self) -> None:
         self.status.health = appraise.worst(
@@ -581,11 +590,12 @@ class SyncEngine:
             comparison = await self.compare(manifests)
         plan = hookrun.plan(manifests, op.revision, op.started_at)
         runner = hookrun.HookRunner(self)
+        applied: dict[Key, Obj] = {}
         try:
             await self._ensure_namespace(comparison)
             await self._refuse_shared(comparison)
             await self._run_hooks(runner, plan.phase(hooks.PRE_SYNC), op)
-            await self._apply_waves(comparison, runner, plan.phase(hooks.SYNC), op)
+            await self._apply_waves(comparison, runner, plan.phase(hooks.SYNC), op, applied)
             await self._prune(comparison, op, prune_enabled, allow_empty, remove_hooks)
             await self._run_hooks(runner, plan.phase(hooks.POST_SYNC), op)
         except (SyncFailed, KubeError) as error:
@@ -600,6 +610,7 @@ class SyncEngine:
             raise
         finally:
             self._record_hooks(plan)
+            self._summarize(comparison, applied)  # what this attempt changed, even if it failed
         self.refresh_sync_status()
         self.refresh_health()
         log.debug("sync.once_done", results=len(op.results))
@@ -649,9 +660,11 @@ class SyncEngine:
         runner: hookrun.HookRunner,
         sync_hooks: Sequence[hookrun.HookTask],
         op: Operation,
+        applied_so_far: dict[Key, Obj],
     ) -> None:
         """The Sync phase: each wave's objects applied, its Sync hooks started, then both waited
-        for (objects Healthy, hooks finished) before the next wave."""
+        for (objects Healthy, hooks finished) before the next wave. What each apply returned
+        is added to `applied_so_far`."""
         by_id = {id(p.obj): p for p in comparison.plans.values()}
         steps: dict[tuple[int, int], list[Planned]] = {}
         for step in ordering.waves([p.obj for p in comparison.plans.values()]):
@@ -663,6 +676,7 @@ class SyncEngine:
         for step_key in sorted(set(steps) | set(hook_steps)):
             step_plans = steps.get(step_key, [])
             applied = await self._apply_step(step_plans, op, failures)
+            applied_so_far.update(applied)
             if failures:
                 raise SyncFailed("; ".join(failures[:5]))
             step_hooks = hook_steps.get(step_key, [])

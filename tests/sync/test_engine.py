@@ -435,3 +435,16 @@ async def test_the_history_keeps_the_applications_revision_history_limit(
         assert (await eng.sync([configmap("a")], revision)).phase == "Succeeded"
     assert [h["revision"] for h in eng.status.history] == ["rev2", "rev3"]
     assert [h["id"] for h in eng.status.history] == [1, 2]
+
+
+async def test_the_summary_after_a_sync_holds_what_it_applied_and_not_what_it_pruned(
+    api: client.ApiClient, namespace: str
+) -> None:
+    eng = engine(api, namespace)
+    assert (await eng.sync([deployment("web"), deployment("old", "old:1")], "rev1")).phase == (
+        "Succeeded"
+    )
+    assert eng.status.summary == {"images": ["nginx:1.27", "old:1"]}  # created by this sync
+    op = await eng.sync([deployment("web", "nginx:1.28")], "rev2")
+    assert op.phase == "Succeeded", op.message
+    assert eng.status.summary == {"images": ["nginx:1.28"]}  # updated, and "old" pruned
