@@ -2,8 +2,9 @@
 
 `status.sync` {status, revision}, `status.health` {status}, `status.resources`,
 `status.operationState` {phase, message, startedAt, finishedAt, retryCount, syncResult
-{revision, resources[]}}, `status.history` (last 10 syncs: id, revision, deployedAt,
-deployStartedAt, result) and `status.conditions`.
+{revision, resources[]}}, `status.history` (the last `spec.revisionHistoryLimit` successful
+syncs: id, revision, deployedAt, deployStartedAt, source, initiatedBy), `status.summary`
+{images, externalURLs} and `status.conditions`.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class AppStatus:
     """The source and destination the last compare used (Argo CD's `sync.comparedTo`)."""
     source_type: str = ""
     summary: dict[str, list[str]] = field(default_factory=dict)
-    """Images and external URLs of the live objects (fleet.sync.summary), set by each compare."""
+    """Images and external URLs of the live objects (fleet.sync.summary), set by each compare
+    and at the end of each sync attempt."""
 
     def record_history(self, op: Operation, limit: int = HISTORY_LIMIT) -> None:
         """Append a successful sync and keep the last `limit` (ids increase), as Argo CD does:
