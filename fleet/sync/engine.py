@@ -21,6 +21,7 @@ import structlog
 from kubernetes_asyncio.client import ApiClient
 
 from fleet.kube import KubeError, NotFound, jsonbody
+from fleet.kube.adaptive import AdaptiveLimit
 from fleet.sync import apply as applier
 from fleet.sync import appraise, discovery, hookrun, hooks, ordering, pool, prune, syncoptions
 from fleet.sync.diff import changed_paths, differs
@@ -203,10 +204,22 @@ class SyncEngine:
         """Set by the controller: writes the Application's status while a sync waits on hooks,
         so `operationState` shows them Running (as Argo CD does) during a long migration."""
         self.concurrency = max(1, concurrency)
-        """Objects compared or applied at once (fleet.sync.pool)."""
+        """Objects compared or applied at once at most (fleet.sync.pool; see `_workers`)."""
         self.log = structlog.get_logger("fleet.sync").bind(
             app=f"{spec.app.namespace}/{spec.app.name}", cluster=cluster
         )
+
+    def _workers(self) -> int:
+        """Objects compared or applied at once: `concurrency`, but no more than the cluster's
+        adaptive limit has slots for, plus one. A worker beyond those would only wait for a
+        slot (at 1,000 clusters a limit of 2 is common, and 16 workers per Application were 19
+        task spawns and a dozen waiting events per sync, 3 % of the controller's CPU); the one
+        extra keeps a request waiting while every slot is busy, which is what lets the limit
+        grow (fleet.kube.adaptive)."""
+        limit = getattr(self.api, "limit", None)
+        if isinstance(limit, AdaptiveLimit):
+            return max(1, min(self.concurrency, limit.limit + 1))
+        return self.concurrency
 
     # -- compare -------------------------------------------------------------------------------
 
@@ -357,7 +370,7 @@ class SyncEngine:
             plan = await self.plan(obj, live=live, resolved=found, listed=True)
             plans[plan.key] = plan
 
-        await pool.each(enumerate(manifests), one, self.concurrency)
+        await pool.each(enumerate(manifests), one, self._workers())
         comparison = Comparison(plans)
         for key, found in owned.items():
             if key in plans or self._is_skipped(key, skipped):
@@ -716,7 +729,7 @@ class SyncEngine:
             self._mark(plan.key, "Synced", applied[plan.key])
 
         for key in sorted(groups):
-            await pool.each(groups[key], one, self.concurrency)
+            await pool.each(groups[key], one, self._workers())
         return applied
 
     def _result(self, plan: Planned, status: str, message: str, wave: int) -> ResourceResult:

@@ -11,12 +11,15 @@ import anyio
 import pytest
 from kubernetes_asyncio import client
 
-from fleet.kube import request_json
+from fleet.kube import Credentials, build_api_client, request_json
+from fleet.kube.adaptive import AdaptiveLimit, AdaptiveSettings
+from fleet.kube.client import FleetApiClient
 from fleet.sync.ignore import IgnoreRule
 from fleet.sync.retry import RetryPolicy
 from fleet.sync.selfheal import SelfHealer
 from fleet.sync.tracking import ANNOTATION, LABEL
 from fleet.sync.watchhub import StreamEnded, WatchHub
+from tests.contract.backends import Backend
 from tests.sync.conftest import count_requests
 from tests.sync.helpers import (
     configmap,
@@ -448,3 +451,29 @@ async def test_the_summary_after_a_sync_holds_what_it_applied_and_not_what_it_pr
     op = await eng.sync([deployment("web", "nginx:1.28")], "rev2")
     assert op.phase == "Succeeded", op.message
     assert eng.status.summary == {"images": ["nginx:1.28"]}  # updated, and "old" pruned
+
+
+async def test_a_sync_keeps_at_most_one_apply_waiting_for_a_slot_toward_the_cluster(
+    backend: Backend, namespace: str
+) -> None:
+    """Applies beyond the cluster's free slots would only wait: the engine runs as many as the
+    adaptive limit has slots, plus one whose wait shows the limit there is demand for more."""
+    creds = Credentials(
+        server=backend.server, token=backend.token, ca_pem=backend.ca_file.read_bytes()
+    )
+    async with build_api_client(creds) as api:
+        assert isinstance(api, FleetApiClient)
+        limit = api.rest_client.limit = AdaptiveLimit(AdaptiveSettings(initial=2, maximum=2))
+        most_waiting = 0
+        acquire = limit.acquire
+
+        async def watched_acquire(*, timeout: float | None = None) -> float:
+            nonlocal most_waiting
+            most_waiting = max(most_waiting, limit.waiting + (limit.inflight >= limit.limit))
+            return await acquire(timeout=timeout)
+
+        limit.acquire = watched_acquire  # type: ignore[method-assign]
+        op = await engine(api, namespace).sync([configmap(f"cm-{i}") for i in range(9)], "rev1")
+    assert op.phase == "Succeeded", op.message
+    assert len(op.results) == 9
+    assert most_waiting == 1
