@@ -28,8 +28,8 @@ from kubernetes_asyncio.client import rest
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from fleet import __version__, tlsbuffer
+from fleet.kube import observe
 from fleet.kube.adaptive import AdaptiveLimit, AdaptiveSettings
-from fleet.kube.observe import observe_session, trace_config
 
 USER_AGENT = f"fleet/{__version__}"
 DEFAULT_POOL_LIMIT = 16
@@ -139,9 +139,14 @@ def _less(bound: aiohttp.ClientTimeout, spent: float) -> aiohttp.ClientTimeout:
 
 class LimitedREST(rest.RESTClientObject):
     """Every request but a watch passes through the cluster's AdaptiveLimit (watches use the
-    session directly: fleet.kube.watch)."""
+    session directly: fleet.kube.watch), and is reported (fleet.kube.observe) when the client
+    has a label."""
 
     limit: AdaptiveLimit
+    label: str
+    """The cluster its requests are reported under; "" reports nothing."""
+    base: str
+    """The client's host URL: what precedes the API path in every request's URL."""
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         """kubernetes_asyncio's generated APIs come through here."""
@@ -150,7 +155,10 @@ class LimitedREST(rest.RESTClientObject):
             kwargs["_request_timeout"] = bound
             return await rest.RESTClientObject.request(self, *args, **kwargs)
 
-        return await self._limited(kwargs.get("_request_timeout"), send)
+        method = str(kwargs.get("method", args[0] if args else ""))
+        url = str(kwargs.get("url", args[1] if len(args) > 1 else ""))
+        watch = _is_watch(kwargs.get("query_params"))
+        return await self._limited(kwargs.get("_request_timeout"), send, method, url, watch)
 
     async def send(
         self,
@@ -176,10 +184,17 @@ class LimitedREST(rest.RESTClientObject):
                 server_hostname=self.server_hostname or None,
             )
 
-        response: aiohttp.ClientResponse = await self._limited(timeout, go)
+        response: aiohttp.ClientResponse = await self._limited(timeout, go, method, url, False)
         return response
 
-    async def _limited(self, bound: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def _limited(
+        self,
+        bound: Any,
+        send: Callable[[Any], Awaitable[Any]],
+        method: str,
+        url: str,
+        watch: bool,
+    ) -> Any:
         if isinstance(bound, aiohttp.ClientTimeout) and bound.total:
             # The wait for a slot counts against the request's total bound, as it did when
             # one cancel scope covered both.
@@ -193,13 +208,27 @@ class LimitedREST(rest.RESTClientObject):
             response = await send(bound)
         except ApiException as error:
             self.limit.release(status=error.status, latency=time.monotonic() - started)
+            self._report(method, url, watch, started, str(error.status))
             raise
         except BaseException as error:
             self.limit.release(error=error)
+            self._report(method, url, watch, started, type(error).__name__)
             raise
         status = getattr(response, "status", None)
         self.limit.release(status=status, latency=time.monotonic() - started)
+        self._report(method, url, watch, started, str(status))
         return response
+
+    def _report(self, method: str, url: str, watch: bool, started: float, outcome: str) -> None:
+        if self.label:
+            path = url[len(self.base) :] if url.startswith(self.base) else urlsplit(url).path
+            observe.report(self.label, method, path, watch, started, outcome)
+
+
+def _is_watch(query: Any) -> bool:
+    """Whether kubernetes_asyncio query parameters (pairs or a mapping) ask for a watch."""
+    pairs = query.items() if isinstance(query, dict) else (query or ())
+    return any(key == "watch" and str(value).lower() in ("1", "true") for key, value in pairs)
 
 
 class FleetApiClient(client.ApiClient):
@@ -235,13 +264,16 @@ class FleetApiClient(client.ApiClient):
             # against one shared limit, an Application with `pool_limit` watched kinds would
             # leave no connection for any request to its cluster.
             pool_manager=aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ssl=context, keepalive_timeout=keepalive),
+                connector=observe.CountingConnector(
+                    label, limit=0, ssl=context, keepalive_timeout=keepalive
+                )
+                if label
+                else aiohttp.TCPConnector(limit=0, ssl=context, keepalive_timeout=keepalive),
                 read_bufsize=2**21,
-                trace_configs=[trace_config()] if label else None,
             ),
+            label=label,
+            base=str(configuration.host),
         )
-        if label:
-            observe_session(rest_client.pool_manager, label, urlsplit(str(configuration.host)).path)
         self.rest_client = rest_client
         self.label = label
         """The cluster name its requests and watches are reported under (fleet.kube.observe)."""

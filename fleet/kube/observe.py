@@ -1,17 +1,16 @@
 """Per-cluster request observation: latency and errors of every HTTP request a client sends.
 
-Why at the aiohttp layer: every path to a cluster (typed API calls, `request_json`, watches)
-ends in the client's one session, so a TraceConfig there sees them all without each call site
-remembering to report. Clients built with a `label` (the cluster name) report to the observers
-registered here; with no observer registered, tracing costs two clock reads per request.
+Where: every path to a cluster ends in one of three places, and each reports here: typed API
+calls and `request_json` in the client's adaptive slot (fleet.kube.client.LimitedREST), watches
+where they open (fleet.kube.watch), new connections in the client's connector
+(`CountingConnector`). Clients built with a `label` (the cluster name) report to the observers
+registered here; unlabelled ones (the hub's) report nothing.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -101,72 +100,38 @@ def resource_of(method: str, path: str, watch: bool) -> tuple[str, str]:
     return verb, resource
 
 
-def _verb(params: Any) -> str:
-    watch = params.url.query.get("watch")
-    return "WATCH" if watch in ("1", "true") else str(params.method)
-
-
-def _report(label: str, method: str, started: float, outcome: str) -> None:
+def report(label: str, method: str, path: str, watch: bool, started: float, outcome: str) -> None:
+    """One request of `label`'s client, from `started` (time.monotonic()) to its answer:
+    `path` is the API path without the client's host prefix (a query after it is ignored),
+    `outcome` the status code as text or the exception's class name."""
+    verb = "WATCH" if watch else method
     elapsed = time.monotonic() - started
     for observer in list(_observers):
-        observer(label, method, elapsed, outcome)
+        observer(label, verb, elapsed, outcome)
+    if _resource_observers:
+        verb, resource = resource_of(method, path.partition("?")[0], watch)
+        for resource_observer in list(_resource_observers):
+            resource_observer(label, verb, resource)
 
 
-def _report_resource(label: str, prefix: str, params: Any) -> None:
-    if not _resource_observers:
-        return
-    path = params.url.path
-    if prefix and path.startswith(prefix):
-        path = path[len(prefix) :]
-    verb, resource = resource_of(str(params.method), path, _verb(params) == "WATCH")
-    for observer in list(_resource_observers):
-        observer(label, verb, resource)
+class CountingConnector(aiohttp.TCPConnector):
+    """A connector that reports each new connection of its cluster (`("CONNECT",
+    "connections")` to the resource observers): a TCP connect and a TLS handshake, the costliest
+    part of a first request.
 
+    Why not an aiohttp TraceConfig: a session with one traces every request through eight
+    signals, each with its own parameter object, about 15 us of CPU per request (a tenth of a
+    server-side apply's) to learn what these two hooks and `report` learn for nothing. It
+    overrides `_wrap_create_connection`, which aiohttp's direct and proxied connections both
+    go through (as aiohttp-socks' connectors do); should aiohttp rename it, the count stops
+    and tests/clusters/test_request_resources.py fails."""
 
-_sessions: weakref.WeakKeyDictionary[aiohttp.ClientSession, tuple[str, str]] = (
-    weakref.WeakKeyDictionary()
-)
-"""session -> (cluster label, path prefix) of every observed session."""
+    def __init__(self, label: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.label = label
 
-
-async def _started(_s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: Any) -> None:
-    ctx.fleet_started = time.monotonic()
-
-
-async def _ended(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
-    label, prefix = _sessions.get(session, ("", ""))
-    _report(label, _verb(params), ctx.fleet_started, str(params.response.status))
-    _report_resource(label, prefix, params)
-
-
-async def _failed(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
-    label, prefix = _sessions.get(session, ("", ""))
-    _report(label, _verb(params), ctx.fleet_started, type(params.exception).__name__)
-    _report_resource(label, prefix, params)
-
-
-async def _connected(session: aiohttp.ClientSession, _ctx: SimpleNamespace, _p: Any) -> None:
-    label, _ = _sessions.get(session, ("", ""))
-    for observer in list(_resource_observers):  # a new connection: a TLS handshake
-        observer(label, "CONNECT", "connections")
-
-
-_TRACE = aiohttp.TraceConfig()
-_TRACE.on_request_start.append(_started)
-_TRACE.on_request_end.append(_ended)
-_TRACE.on_request_exception.append(_failed)
-_TRACE.on_connection_create_end.append(_connected)
-_TRACE.freeze()
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    """The one TraceConfig of every observed session (a TraceConfig holds 16 signals: one
-    per client was 16,000 of them at 1,000 clusters); `observe_session` names its session."""
-    return _TRACE
-
-
-def observe_session(session: aiohttp.ClientSession, label: str, prefix: str = "") -> None:
-    """Report `session`'s requests (built with `trace_config()`) under `label`; `prefix` is
-    the path of the client's host (`/clusters/c1` on fleet.sim), removed before
-    `resource_of`."""
-    _sessions[session] = (label, prefix.rstrip("/"))
+    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        connection = await super()._wrap_create_connection(*args, **kwargs)
+        for observer in list(_resource_observers):
+            observer(self.label, "CONNECT", "connections")
+        return connection

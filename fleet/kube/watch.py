@@ -11,6 +11,7 @@ events (`on_event`) in between.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -106,14 +107,24 @@ async def _stream(
     heard = [n for n in (getattr(api, "label", ""), getattr(api, "heard_as", "")) if n]
     session: aiohttp.ClientSession = api.rest_client.pool_manager
     headers = await _auth_headers(api)
+    label = getattr(api, "label", "")
 
     async def open_() -> aiohttp.ClientResponse:
-        return await session.get(
-            str(api.configuration.host) + path,
-            params=dict(query),
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(sock_connect=5, sock_read=inactivity),
-        )
+        started = time.monotonic()
+        try:
+            response = await session.get(
+                str(api.configuration.host) + path,
+                params=dict(query),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(sock_connect=5, sock_read=inactivity),
+            )
+        except BaseException as error:
+            if label:
+                observe.report(label, "GET", path, True, started, type(error).__name__)
+            raise
+        if label:
+            observe.report(label, "GET", path, True, started, str(response.status))
+        return response
 
     response = await call(open_, timeout=inactivity)
     async with response:

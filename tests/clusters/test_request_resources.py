@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import anyio
 import pytest
+from kubernetes_asyncio import client
 
-from fleet.kube import Credentials, build_api_client, observe, request_json
+from fleet.kube import Credentials, KubeError, build_api_client, observe, request_json
 from fleet.kube.observe import resource_of
+from fleet.kube.watch import list_and_watch
 from fleet.sim import SimServer
 
 
@@ -64,6 +67,58 @@ async def test_a_labelled_client_reports_each_request_and_each_new_connection(
         observe.remove_resource_observer(record)
     assert seen.count(("c1", "LIST", "configmaps")) == 3
     assert seen.count(("c1", "CONNECT", "connections")) == 1
+
+
+@pytest.mark.anyio
+async def test_watches_typed_calls_and_failures_are_reported_with_their_outcome(
+    tmp_path: Path,
+) -> None:
+    requests: list[tuple[str, str, str]] = []
+    resources: list[tuple[str, str, str]] = []
+
+    def record(cluster: str, verb: str, _seconds: float, outcome: str) -> None:
+        requests.append((cluster, verb, outcome))
+
+    def record_resource(cluster: str, verb: str, resource: str) -> None:
+        resources.append((cluster, verb, resource))
+
+    async def ignore(*_: object) -> None:
+        pass
+
+    observe.add_observer(record)
+    observe.add_resource_observer(record_resource)
+    try:
+        async with SimServer(names=["c1"], kubeconfig_dir=tmp_path) as sim:
+            c = sim.clusters["c1"]
+            creds = Credentials(server=c.server, token=c.token, ca_pem=base64.b64decode(c.ca_data))
+            async with build_api_client(creds, label="c1") as api:
+                await client.CoreV1Api(api).list_namespaced_config_map("default")
+                with pytest.raises(KubeError):
+                    await request_json(api, "GET", "/api/v1/namespaces/default/configmaps/none")
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(
+                        lambda: list_and_watch(
+                            api, "/api/v1/configmaps", on_reset=ignore, on_event=ignore
+                        )
+                    )
+                    with anyio.fail_after(10):
+                        while ("c1", "WATCH", "200") not in requests:
+                            await anyio.sleep(0.01)
+                    tg.cancel_scope.cancel()
+            down = Credentials(server="https://127.0.0.1:1", token="t", ca_pem=creds.ca_pem)
+            async with build_api_client(down, label="down") as api:
+                with pytest.raises(KubeError):
+                    await request_json(api, "GET", "/version", timeout=5)
+    finally:
+        observe.remove_observer(record)
+        observe.remove_resource_observer(record_resource)
+    assert ("c1", "GET", "200") in requests  # the typed call
+    assert ("c1", "GET", "404") in requests
+    assert ("c1", "LIST", "configmaps") in resources
+    assert ("c1", "GET", "configmaps") in resources
+    assert ("c1", "WATCH", "configmaps") in resources
+    assert ("down", "GET", "ClientConnectorError") in requests
+    assert ("down", "CONNECT", "connections") not in resources
 
 
 @pytest.mark.anyio
