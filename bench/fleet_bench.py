@@ -16,8 +16,9 @@ throughout: the controller's peak RSS and CPU seconds (from /proc), summed over 
 [--steady-seconds 300] [--workers N]]`; `make bench` runs the issue's two shapes: 200 x 5 x 10
 with a 5 minute steady state, and 1,000 clusters x 2 apps (initial convergence and RSS only).
 `--workers` (default 1) is `fleet controller run --workers`; the machine's load average at the
-start and end is printed with the figures (they mean little on a busy machine), and its speed
-at the start (bench/calibration.py), which tells a slower hour from slower code.
+start and end is printed with the figures (they mean little on a busy machine), its speed
+at the start (bench/calibration.py), which tells a slower hour from slower code, and the
+versions of Python, OpenSSL and the hot-path libraries, which tell both from another build.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.calibration import machine_speed  # noqa: E402
+from bench.calibration import machine_speed, software  # noqa: E402
 from fleet.api.crds import install_crds  # noqa: E402
 from fleet.api.resources import APPLICATION, APPLICATION_SET, CLUSTER  # noqa: E402
 from fleet.kube import (  # noqa: E402
@@ -818,6 +819,7 @@ async def run(args: argparse.Namespace, workdir: Path, speed: dict[str, float]) 
                 result["machine"] = {
                     "cpus": os.cpu_count(),
                     "speed_at_start": speed,  # bench/calibration.py: lower is faster
+                    "software": software(),
                     "load_average_1_5_15_at_start": load_at_start,
                     "load_average_1_5_15_at_end": load_average(),
                 }

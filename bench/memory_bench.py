@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import anyio
 
+from bench.calibration import software
 from bench.fleet_bench import (
     NAMESPACE,
     ConfigRepo,
@@ -152,6 +153,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         },
         "machine": {
             "cpus": os.cpu_count(),
+            "software": software(),
             "load_average_1_5_15_at_start": load_at_start,
             "load_average_1_5_15_at_end": load_average(),
         },
