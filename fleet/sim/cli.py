@@ -41,6 +41,7 @@ async def run(
     *,
     port_per_cluster: bool = False,
     profile: str = DEFAULT_PROFILE,
+    bookmark_interval: float = 5.0,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,6 +54,7 @@ async def run(
         kubeconfig_dir=kubeconfig_dir,
         port_per_cluster=port_per_cluster,
         profile=profile,
+        bookmark_interval=bookmark_interval,
     ) as sim:
         await asyncio.to_thread(_write_kubeconfigs, sim, kubeconfig_dir)
         print(
@@ -71,19 +73,29 @@ def serve(
     *,
     port_per_cluster: bool = False,
     profile: str = DEFAULT_PROFILE,
+    bookmark_interval: float = 5.0,
 ) -> None:
     """Serve `clusters` simulated clusters on `port` (a free one if None) until signalled.
 
     `port_per_cluster` also gives each cluster a port of its own (its kubeconfig points there),
     so the refuse fault makes connections fail with "connection refused". `profile` is what
     each cluster serves and starts with (`fleet.sim.profile`: minimal or realistic).
+    `bookmark_interval`: seconds between the bookmarks of a watch that asks for them (short, so
+    tests see them; a real API server sends about one a minute).
     """
     if clusters < 1:
         raise ValueError("clusters must be at least 1")
     get_profile(profile)  # an unknown name fails here, before anything listens
     configure_logging()  # idempotent: keeps the fleet CLI's configuration if it made one
     asyncio.run(
-        run(clusters, port, kubeconfig_dir, port_per_cluster=port_per_cluster, profile=profile)
+        run(
+            clusters,
+            port,
+            kubeconfig_dir,
+            port_per_cluster=port_per_cluster,
+            profile=profile,
+            bookmark_interval=bookmark_interval,
+        )
     )
 
 
