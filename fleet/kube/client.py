@@ -157,8 +157,7 @@ class LimitedREST(rest.RESTClientObject):
 
         method = str(kwargs.get("method", args[0] if args else ""))
         url = str(kwargs.get("url", args[1] if len(args) > 1 else ""))
-        watch = _is_watch(kwargs.get("query_params"))
-        return await self._limited(kwargs.get("_request_timeout"), send, method, url, watch)
+        return await self._limited(kwargs.get("_request_timeout"), send, method, url)
 
     async def send(
         self,
@@ -184,7 +183,7 @@ class LimitedREST(rest.RESTClientObject):
                 server_hostname=self.server_hostname or None,
             )
 
-        response: aiohttp.ClientResponse = await self._limited(timeout, go, method, url, False)
+        response: aiohttp.ClientResponse = await self._limited(timeout, go, method, url)
         return response
 
     async def _limited(
@@ -193,7 +192,6 @@ class LimitedREST(rest.RESTClientObject):
         send: Callable[[Any], Awaitable[Any]],
         method: str,
         url: str,
-        watch: bool,
     ) -> Any:
         if isinstance(bound, aiohttp.ClientTimeout) and bound.total:
             # The wait for a slot counts against the request's total bound, as it did when
@@ -208,27 +206,22 @@ class LimitedREST(rest.RESTClientObject):
             response = await send(bound)
         except ApiException as error:
             self.limit.release(status=error.status, latency=time.monotonic() - started)
-            self._report(method, url, watch, started, str(error.status))
+            self._report(method, url, started, str(error.status))
             raise
         except BaseException as error:
             self.limit.release(error=error)
-            self._report(method, url, watch, started, type(error).__name__)
+            self._report(method, url, started, type(error).__name__)
             raise
         status = getattr(response, "status", None)
         self.limit.release(status=status, latency=time.monotonic() - started)
-        self._report(method, url, watch, started, str(status))
+        self._report(method, url, started, str(status))
         return response
 
-    def _report(self, method: str, url: str, watch: bool, started: float, outcome: str) -> None:
+    def _report(self, method: str, url: str, started: float, outcome: str) -> None:
+        """Never a watch: watches do not come through here (fleet.kube.watch reports them)."""
         if self.label:
             path = url[len(self.base) :] if url.startswith(self.base) else urlsplit(url).path
-            observe.report(self.label, method, path, watch, started, outcome)
-
-
-def _is_watch(query: Any) -> bool:
-    """Whether kubernetes_asyncio query parameters (pairs or a mapping) ask for a watch."""
-    pairs = query.items() if isinstance(query, dict) else (query or ())
-    return any(key == "watch" and str(value).lower() in ("1", "true") for key, value in pairs)
+            observe.report(self.label, method, path, False, started, outcome)
 
 
 class FleetApiClient(client.ApiClient):

@@ -104,10 +104,10 @@ async def _stream(
 ) -> str:
     """Watch until the server ends the stream; returns the last resourceVersion seen."""
     resource_version = query["resourceVersion"]
-    heard = [n for n in (getattr(api, "label", ""), getattr(api, "heard_as", "")) if n]
+    label = getattr(api, "label", "")
+    heard = [n for n in (label, getattr(api, "heard_as", "")) if n]
     session: aiohttp.ClientSession = api.rest_client.pool_manager
     headers = await _auth_headers(api)
-    label = getattr(api, "label", "")
 
     async def open_() -> aiohttp.ClientResponse:
         started = time.monotonic()

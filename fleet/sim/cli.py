@@ -25,7 +25,7 @@ import yaml
 from fleet.logging import configure_logging
 from fleet.sim import kubeconfig
 from fleet.sim.profile import DEFAULT_PROFILE, get_profile
-from fleet.sim.server import SimServer
+from fleet.sim.server import DEFAULT_BOOKMARK_INTERVAL, SimServer
 
 
 def _write_kubeconfigs(sim: SimServer, directory: Path) -> None:
@@ -41,7 +41,7 @@ async def run(
     *,
     port_per_cluster: bool = False,
     profile: str = DEFAULT_PROFILE,
-    bookmark_interval: float = 5.0,
+    bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,15 +73,14 @@ def serve(
     *,
     port_per_cluster: bool = False,
     profile: str = DEFAULT_PROFILE,
-    bookmark_interval: float = 5.0,
+    bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
 ) -> None:
     """Serve `clusters` simulated clusters on `port` (a free one if None) until signalled.
 
     `port_per_cluster` also gives each cluster a port of its own (its kubeconfig points there),
     so the refuse fault makes connections fail with "connection refused". `profile` is what
     each cluster serves and starts with (`fleet.sim.profile`: minimal or realistic).
-    `bookmark_interval`: seconds between the bookmarks of a watch that asks for them (short, so
-    tests see them; a real API server sends about one a minute).
+    `bookmark_interval`: seconds between the bookmarks of a watch that asks for them.
     """
     if clusters < 1:
         raise ValueError("clusters must be at least 1")

@@ -47,6 +47,11 @@ def _drop(request: web.Request) -> None:
     raise _Dropped
 
 
+DEFAULT_BOOKMARK_INTERVAL = 5.0
+"""Seconds between the bookmarks of a watch that asks for them: short, so tests see them. A
+real API server sends about one a minute (the benches ask for that)."""
+
+
 class SimServer:
     """Simulated Kubernetes API servers for `clusters` clusters named cluster-1..cluster-N.
 
@@ -65,7 +70,7 @@ class SimServer:
         port: int | None = None,
         kubeconfig_dir: Path | None = None,
         watch_retention: int = 10_000,
-        bookmark_interval: float = 5.0,
+        bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
         names: list[str] | None = None,
         status_functions: tuple[StatusFn, SettledFn] | None = None,
         port_per_cluster: bool = False,
