@@ -95,14 +95,16 @@ async def test_the_breaker_half_opens_and_closes_when_the_cluster_is_back(sim_en
 async def test_a_hanging_cluster_does_not_delay_probes_of_the_others(sim_env: Env) -> None:
     dead, alive = sim_env.members
     dead.sim.faults.hang = True
-    settings = replace(FAST, probe_interval=0.1, probe_timeout=3.0)
+    settings = replace(FAST, probe_interval=0.1, probe_timeout=10.0)
     async with ClusterManager(settings) as manager:
         await manager.upsert("dead", creds(dead))
         await manager.upsert("alive", creds(alive))
-        await anyio.sleep(1.5)
+        # event-driven, within the dead cluster's first probe (it waits 10 s): a fixed 1.5 s
+        # sleep failed on a loaded machine
+        await manager.wait_for("alive", lambda h: h.probes >= 5, timeout=8)
         assert manager.health("alive").probes >= 5
         assert manager.health("alive").ready
-        assert manager.health("dead").probes == 0  # its first probe is still waiting (3 s)
+        assert manager.health("dead").probes == 0  # its first probe is still waiting (10 s)
         dead.sim.faults.hang = False
 
 
