@@ -207,22 +207,28 @@ def _decode(node: Mapping[str, Any], path: Path, out: FieldSet) -> None:
 
 
 def encode(fields: Iterable[Path]) -> dict[str, Any]:
-    """fieldsV1 JSON: members with children get a `.` entry, members without are `{}`."""
+    """fieldsV1 JSON: members with children get a `.` entry, members without are `{}`; keys
+    in the API server's order, `.` first and then sorted.
+
+    Built from the paths in sorted order, so each node's keys arrive sorted and need no second
+    pass: a member sorts before every path below it, so its `.` goes in first, and comes out
+    again when nothing followed it. Every write encodes each manager's set, and the separate
+    sort pass was two thirds of the encoding."""
     root: dict[str, Any] = {}
     members: list[dict[str, Any]] = []
-    for path in fields:
+    for path in sorted(fields):
         node = root
         for element in path:
-            node = node.setdefault(element, {})
+            child = node.get(element)
+            if child is None:
+                child = node[element] = {}
+            node = child
+        node["."] = {}
         members.append(node)
     for node in members:
-        if node:
-            node["."] = {}
-    return _sorted(root)
-
-
-def _sorted(node: dict[str, Any]) -> dict[str, Any]:
-    return {key: _sorted(node[key]) for key in sorted(node, key=lambda k: (k != ".", k))}
+        if len(node) == 1:
+            del node["."]
+    return root
 
 
 def path_string(path: Path) -> str:

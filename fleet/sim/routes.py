@@ -17,6 +17,7 @@ from fleet.sim.api import ClusterAPI, WriteOptions, decode_body
 from fleet.sim.auth import READ_VERBS, Role, user_of
 from fleet.sim.discovery import api_versions
 from fleet.sim.errors import ApiError
+from fleet.sim.jsonutil import dumps
 from fleet.sim.kinds import NAMESPACES, ResourceType
 from fleet.sim.openapi import (
     V2_PROTOBUF_CONTENT_TYPE,
@@ -38,7 +39,7 @@ _WRITE_METHODS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE":
 def json_response(code: int, body: JSON, warnings: list[str] | None = None) -> web.Response:
     response = web.Response(
         status=code,
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=dumps(body),
         content_type=_JSON_TYPE,
     )
     for warning in warnings or ():

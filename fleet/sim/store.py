@@ -8,10 +8,11 @@ mutated in place: a write stores a new dict, so readers may hold on to what they
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from fleet.sim.jsonutil import dumps
 
 JSON = dict[str, Any]
 ObjKey = tuple[str, str, str]  # (group-resource, namespace, name)
@@ -37,7 +38,7 @@ class Event:
     def object_json(self) -> bytes:
         """The object serialized once, however many watchers receive it."""
         if self._json is None:
-            self._json = json.dumps(self.obj, separators=(",", ":")).encode()
+            self._json = dumps(self.obj)
         return self._json
 
 

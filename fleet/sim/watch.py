@@ -8,7 +8,6 @@ stop (or start) matching become DELETED (or ADDED), as the API server's watch ca
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from fleet.sim import errors, tables
 from fleet.sim.api import ClusterAPI, present
+from fleet.sim.jsonutil import dumps
 from fleet.sim.kinds import ResourceType
 from fleet.sim.selectors import (
     FieldSelector,
@@ -33,10 +33,6 @@ DEFAULT_TIMEOUT = 1800.0
 
 def _line(type_: str, obj_json: bytes) -> bytes:
     return b'{"type":"' + type_.encode() + b'","object":' + obj_json + b"}\n"
-
-
-def _dumps(obj: JSON) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 class _Filter:
@@ -122,7 +118,7 @@ async def serve_watch(
                 gone = errors.expired(
                     f"too old resource version: {since} ({store.compacted_rv + 1})"
                 )
-                lines.append(_line("ERROR", _dumps(gone.status())))
+                lines.append(_line("ERROR", dumps(gone.status())))
             else:
                 lines.extend(_event_lines(backlog, encoder, selector))
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -164,10 +160,10 @@ class Encoder:
                 self.rt, [present(self.rt, obj)], list_meta, self.include, definitions=self._first
             )
             self._first = False
-            return _dumps(body)
+            return dumps(body)
         if event is not None and obj.get("apiVersion") == self.rt.api_version:
             return event.object_json()
-        return _dumps(present(self.rt, obj))
+        return dumps(present(self.rt, obj))
 
 
 def _event_lines(events: list[Event], encoder: Encoder, selector: _Filter) -> list[bytes]:
@@ -183,7 +179,7 @@ def _bookmark(rt: ResourceType, rv: int, *, initial_end: bool = False) -> bytes:
     m: JSON = {"resourceVersion": str(rv)}
     if initial_end:
         m["annotations"] = {"k8s.io/initial-events-end": "true"}
-    return _line("BOOKMARK", _dumps({"kind": rt.kind, "apiVersion": rt.api_version, "metadata": m}))
+    return _line("BOOKMARK", dumps({"kind": rt.kind, "apiVersion": rt.api_version, "metadata": m}))
 
 
 async def _stream(

@@ -70,6 +70,21 @@ async def test_apply_creates_with_apply_managed_fields(raw: Raw) -> None:
     }
 
 
+async def test_managed_fields_list_the_dot_first_then_the_keys_sorted(raw: Raw) -> None:
+    """As the API server writes fieldsV1: a member with children opens with `.`, and every
+    node's keys follow in order (dict equality above does not see the order; the bytes do)."""
+    obj = deployment("web")
+    obj["metadata"]["labels"] = {"zone": "b", "app": "web", "tier": "a"}
+    code, body = await apply(raw, DEPLOY_PATH + "/web", obj, "ci")
+    assert code == 201
+    fields = managers(body)[("ci", "Apply")]["fieldsV1"]
+    assert list(fields) == ["f:metadata", "f:spec"]
+    assert list(fields["f:metadata"]["f:labels"]) == ["f:app", "f:tier", "f:zone"]
+    assert list(fields["f:spec"]) == ["f:replicas", "f:selector", "f:template"]
+    container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"app"}']
+    assert list(container) == [".", "f:image", "f:name", "f:ports"]
+
+
 async def test_apply_without_field_manager_is_422(raw: Raw) -> None:
     code, body = await raw.request(
         "PATCH", CM_PATH + "/a", yaml.safe_dump(configmap("a")).encode(), content_type=APPLY
