@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="what each cluster serves and starts with: minimal (fleet's 20 kinds, 4 "
         "namespaces) or realistic (a kind member of Kubernetes 1.36: 60 kinds, ~290 objects)",
     )
+    serve.add_argument(
+        "--bookmark-interval",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between the bookmarks of a watch that asks for them (default 5, for "
+        "tests; a real API server sends about one a minute, as the benches do)",
+    )
     serve.set_defaults(handler=_sim_serve)
     faults = sim_commands.add_parser(
         "faults", help="inject faults into a running simulated cluster (reliability drills)"
@@ -155,14 +164,28 @@ def _appset_diff(args: argparse.Namespace) -> int:
 def _sim_serve(args: argparse.Namespace) -> int:
     from fleet.sim.cli import serve  # lazily: `fleet appset render` need not load TLS machinery
 
+    interval = (
+        {} if args.bookmark_interval is None else {"bookmark_interval": args.bookmark_interval}
+    )
     serve(
         args.clusters,
         args.port,
         args.kubeconfig_dir,
         port_per_cluster=args.port_per_cluster,
         profile=args.profile,
+        **interval,
     )
     return 0
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text}: expected a positive number of seconds")
+    return value
 
 
 def _sim_faults(args: argparse.Namespace) -> int:

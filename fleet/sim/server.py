@@ -10,6 +10,7 @@ then `routes.dispatch`.
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import ssl
 import tempfile
@@ -76,6 +77,9 @@ class SimServer:
         port_per_cluster: bool = False,
         profile: str | Profile = DEFAULT_PROFILE,
     ) -> None:
+        if not 0 < bookmark_interval < math.inf:
+            # 0 or less sends bookmarks back to back: every watch that asks would spin a core
+            raise ValueError(f"bookmark_interval {bookmark_interval}: expected positive seconds")
         #: what every cluster serves and starts with: "minimal" or "realistic" (fleet.sim.profile)
         self.profile = get_profile(profile)
         self.host = host

@@ -195,6 +195,13 @@ class _Collected:
         self.chunks.append(data)
 
 
+@pytest.mark.parametrize("interval", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_server_refuses_a_bookmark_interval_that_is_not_positive(interval: float) -> None:
+    """At 0 or less every watch that asks for bookmarks would send them back to back."""
+    with pytest.raises(ValueError, match="bookmark_interval"):
+        SimServer(bookmark_interval=interval)
+
+
 async def test_an_event_queued_as_a_bookmark_falls_due_is_still_sent() -> None:
     """The livelock: a due bookmark is skipped for a waiting event, then the wait for that event
     used a timeout of zero or less, was cancelled before it read, and the stream spun until
