@@ -14,6 +14,7 @@ from kubernetes_asyncio import client
 from fleet.kube import Credentials, build_api_client, request_json
 from fleet.kube.adaptive import AdaptiveLimit, AdaptiveSettings
 from fleet.kube.client import FleetApiClient
+from fleet.sync import pool
 from fleet.sync.ignore import IgnoreRule
 from fleet.sync.retry import RetryPolicy
 from fleet.sync.selfheal import SelfHealer
@@ -427,6 +428,34 @@ async def test_a_compare_served_by_a_watch_cache_sends_no_list(
     comparison = await eng.compare([configmap("a"), configmap("b")])
     assert comparison.in_sync
     assert not [url for method, url in seen.seen if method == "GET" and "labelSelector" in url]
+
+
+async def test_a_compare_of_objects_unchanged_since_verified_sends_nothing_and_starts_no_worker(
+    api: client.ApiClient, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A steady Application's resync: every object is settled from the watch cache and what
+    fleet last verified, in the compare's own task (no dry run, no worker to spawn)."""
+    eng = engine(api, namespace)
+    manifests = [configmap("c"), configmap("a"), configmap("b")]
+    await eng.sync(manifests, "rev1")
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    listed = await request_json(api, "GET", path, query={"labelSelector": LABEL})
+    eng.live_cache = lambda res: list(listed["items"]) if res.kind == "ConfigMap" else None
+    handed_to_workers: list[object] = []
+    each = pool.each
+
+    async def recording_each(items, work, workers):  # type: ignore[no-untyped-def]
+        items = list(items)
+        handed_to_workers.extend(items)
+        await each(items, work, workers)
+
+    monkeypatch.setattr(pool, "each", recording_each)
+    seen = count_requests(api)
+    comparison = await eng.compare(manifests)
+    assert comparison.in_sync
+    assert [key[3] for key in comparison.plans] == ["c", "a", "b"]
+    assert seen.seen == []
+    assert handed_to_workers == []
 
 
 async def test_the_history_keeps_the_applications_revision_history_limit(
