@@ -162,18 +162,17 @@ def _appset_diff(args: argparse.Namespace) -> int:
 
 
 def _sim_serve(args: argparse.Namespace) -> int:
-    from fleet.sim.cli import serve  # lazily: `fleet appset render` need not load TLS machinery
+    # lazily: `fleet appset render` need not load TLS machinery
+    from fleet.sim.cli import serve
+    from fleet.sim.server import DEFAULT_BOOKMARK_INTERVAL
 
-    interval = (
-        {} if args.bookmark_interval is None else {"bookmark_interval": args.bookmark_interval}
-    )
     serve(
         args.clusters,
         args.port,
         args.kubeconfig_dir,
         port_per_cluster=args.port_per_cluster,
         profile=args.profile,
-        **interval,
+        bookmark_interval=args.bookmark_interval or DEFAULT_BOOKMARK_INTERVAL,
     )
     return 0
 

@@ -297,9 +297,13 @@ class SyncEngine:
         if live is None and not (listed and not self._apply_options(opts).replace):
             live = await applier.get(self.api, res, stamped, timeout=self.timeout)
         plan, desired = self._plan_locally(obj, (res, stamped), live, opts)
-        if desired is None:
-            return plan
-        assert live is not None  # a missing object needs no dry run
+        return plan if desired is None else await self._dry_run(plan, desired)
+
+    async def _dry_run(self, plan: Planned, desired: str) -> Planned:
+        """Finish a plan `_plan_locally` could not settle: compare a server-side dry run of
+        the desired object (`desired`: its fingerprint) with the live one."""
+        live = plan.live
+        assert live is not None  # a missing object is settled locally
         try:
             predicted = await self.predict(plan)
         except NotFound:  # e.g. its namespace does not exist yet
@@ -380,28 +384,30 @@ class SyncEngine:
             inventory=list(self.status.resources),
         )
         planned: dict[int, Planned] = {}
-        dry_runs: list[tuple[int, Obj | None]] = []
+        unsettled: list[tuple[int, Obj | None, str | None]] = []
         for index, obj in enumerate(manifests):
             found = resolved.get(index)
             live = owned[key_of(found[1])][1] if found and key_of(found[1]) in owned else None
             opts = _sync_options(obj)
-            if found is not None and not self._apply_options(opts).replace:
-                plan, desired = self._plan_locally(obj, found, live, opts)
-                if desired is None:
-                    # Settled here, in this task: a steady Application's resync spawns no
-                    # workers (spawning them was a sixth of a no-op compare's CPU).
-                    planned[index] = plan
-                    continue
-            dry_runs.append((index, live))
+            if found is None or self._apply_options(opts).replace:
+                unsettled.append((index, live, None))  # plan() reads or reports it
+                continue
+            # Most objects are settled here, in this task: a steady Application's resync
+            # spawns no workers (spawning them was a sixth of a no-op compare's CPU).
+            planned[index], desired = self._plan_locally(obj, found, live, opts)
+            if desired is not None:
+                unsettled.append((index, live, desired))  # a dry run finishes it
 
-        async def one(item: tuple[int, Obj | None]) -> None:
-            index, live = item
-            obj = manifests[index]
-            planned[index] = await self.plan(
-                obj, live=live, resolved=resolved.get(index), listed=True
-            )
+        async def one(item: tuple[int, Obj | None, str | None]) -> None:
+            index, live, desired = item
+            if desired is not None:
+                await self._dry_run(planned[index], desired)
+            else:
+                planned[index] = await self.plan(
+                    manifests[index], live=live, resolved=resolved.get(index), listed=True
+                )
 
-        await pool.each(dry_runs, one, self._workers())
+        await pool.each(unsettled, one, self._workers())
         plans = {planned[index].key: planned[index] for index in sorted(planned)}
         comparison = Comparison(plans)
         for key, found in owned.items():
